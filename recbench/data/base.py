@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recbench.cache import sha256_of_file as sha256_file  # noqa: F401  (re-exported for loaders)
 from recbench.errors import DataError
 
 TIE_BREAK = (
@@ -87,14 +88,6 @@ def parse_year(raw: str, title: str) -> int | None:
         return int(raw)
     m = _YEAR_IN_TITLE.search(title)
     return int(m.group(1)) if m else None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_text(path: Path, encodings: tuple[str, ...] = ("utf-8",)) -> str:

@@ -55,10 +55,10 @@ class MovieLens100K:
         return _load_grouplens(data_dir)
 
 
-def _rows(path: Path, text: str, sep: str, header: list[str] | None, min_fields: int):
-    """Yield (line number, fields) for non-empty lines, checking the field count."""
+def _rows(path: Path, text: str, sep: str, header: list[str], min_fields: int, skip_header: bool):
+    """Yield (line number, fields) for non-empty lines, checking the field count against ``header``."""
     lines = text.splitlines()
-    start = 1 if header is not None else 0
+    start = 1 if skip_header else 0
     for number, line in enumerate(lines[start:], start=start + 1):
         if not line.strip():
             continue
@@ -86,7 +86,7 @@ def _load_recbole(folder: Path) -> SequenceData:
     item_text = read_text(item_path)
     header, (c_user, c_item, c_ts) = _header_columns(inter_path, inter_text, ["user_id", "item_id", "timestamp"])
     interactions = []
-    for line, f in _rows(inter_path, inter_text, "\t", header, len(header)):
+    for line, f in _rows(inter_path, inter_text, "\t", header, len(header), skip_header=True):
         user = str(parse_int(f[c_user], inter_path, line, "user_id"))
         item = str(parse_int(f[c_item], inter_path, line, "item_id"))
         interactions.append((user, item, parse_float(f[c_ts], inter_path, line, "timestamp")))
@@ -94,7 +94,7 @@ def _load_recbole(folder: Path) -> SequenceData:
         item_path, item_text, ["item_id", "movie_title", "release_year", "class"]
     )
     items: dict[str, Item] = {}
-    for line, f in _rows(item_path, item_text, "\t", header, len(header)):
+    for line, f in _rows(item_path, item_text, "\t", header, len(header), skip_header=True):
         raw = str(parse_int(f[c_id], item_path, line, "item_id"))
         title = f[c_title].strip()
         if not title:
@@ -116,13 +116,13 @@ def _load_grouplens(folder: Path) -> SequenceData:
     item_text = read_text(item_path, encodings=("utf-8", "cp1252"))
     names = ["user id", "item id", "rating", "timestamp"]
     interactions = []
-    for line, f in _rows(data_path, data_text, "\t", names, 4):
+    for line, f in _rows(data_path, data_text, "\t", names, 4, skip_header=False):
         user = str(parse_int(f[0], data_path, line, "user id"))
         item = str(parse_int(f[1], data_path, line, "item id"))
         interactions.append((user, item, parse_float(f[3], data_path, line, "timestamp")))
     item_names = ["movie id", "movie title", "release date", "video release date", "IMDb URL"]
     items: dict[str, Item] = {}
-    for line, f in _rows(item_path, item_text, "|", item_names + list(GROUPLENS_GENRES), 5 + 19):
+    for line, f in _rows(item_path, item_text, "|", item_names + list(GROUPLENS_GENRES), 5 + 19, skip_header=False):
         raw = str(parse_int(f[0], item_path, line, "movie id"))
         title = f[1].strip()
         if not title:

@@ -100,3 +100,9 @@ def window_card(splits: dict[str, list[Window]], length: int) -> dict:
             for name, ws in splits.items()
         },
     }
+
+
+def dataset_card(data: SequenceData, window: int = 10, seed: int = 0) -> dict:
+    """The dataset card with interpreter window counts for the given window length and split seed."""
+    splits = split_windows_by_user(make_windows(data, window), seed=seed)
+    return {**data.card(), "windows": window_card(splits, window), "split_seed": seed}

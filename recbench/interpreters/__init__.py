@@ -1,0 +1,1 @@
+"""Interpreters: ways for an LLM to read recommender hidden states."""

@@ -1,0 +1,397 @@
+"""The soft-prompt engine: a frozen causal LM reads recommender hidden states through a trained adapter.
+
+Each ``<rec_emb>`` in a prompt is replaced by the adapter's soft tokens (vectors in the LLM's
+token-embedding space); the LLM then writes text. Only the adapter (and optional LoRA weights) train.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from recbench.adapters.base import Adapter, load_adapter, load_adapter_weights, save_adapter
+from recbench.adapters.lora import add_lora, load_lora, lora_state
+from recbench.cache import atomic_write_bytes, atomic_write_text
+from recbench.errors import CheckpointError, ConfigError, RecbenchError
+from recbench.llms import LoadedLLM
+
+PLACEHOLDER = "<rec_emb>"
+LORA_WEIGHTS = "lora.safetensors"
+META = "soft_prompt.json"
+
+Progress = Callable[[int, int, float | None], Any]
+
+
+@dataclass
+class PromptExample:
+    """One prompt with its recommender states and, for training, the text the LLM should write."""
+
+    prompt: str  # text with one or more "<rec_emb>" placeholders
+    latents: list[torch.Tensor]  # one float tensor [L, d] per placeholder, in order
+    target: str | None = None  # training target text
+
+
+class SoftPromptModel(nn.Module):
+    """Frozen LLM + trainable adapter (+ optional LoRA): builds spliced inputs, trains, generates.
+
+    LoRA is injected into ``llm.model`` in place: load the LLM again for a second LoRA run.
+    """
+
+    def __init__(
+        self, llm: LoadedLLM, adapter: Adapter, lora: dict | None = None, chat_template: bool = True
+    ) -> None:
+        super().__init__()
+        self.llm, self.tokenizer = llm, llm.tokenizer
+        self.embed = llm.model.get_input_embeddings()
+        width = self.embed.weight.shape[1]
+        if adapter.llm_dim != width:
+            raise ConfigError(
+                f"adapter maps to {adapter.llm_dim} dims but LLM '{llm.name}' embeds in {width}"
+            )
+        adapter.calibrate(self.embed.weight)
+        self.adapter = adapter.to(self.embed.weight.device)
+        self.lm = llm.model
+        self.lora_config: dict | None = None
+        if lora is not None:
+            self.lm, self.lora_config = add_lora(llm.model, lora, self._cuda_devices())
+        # Base models (llama-7b) have no chat template: they get the plain prompt.
+        self.chat_template = bool(chat_template and getattr(self.tokenizer, "chat_template", None))
+        eos = self.tokenizer.eos_token_id
+        gen_eos = getattr(getattr(self.lm, "generation_config", None), "eos_token_id", None)
+        self.eos_ids = sorted({eos, *(gen_eos if isinstance(gen_eos, list) else [gen_eos])} - {None})
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
+        self._piece_ids: dict[tuple[str, bool], list[int]] = {}  # text piece -> token ids
+        self._prompt_ids: dict[str, list[list[int]]] = {}  # prompt -> ids of the pieces around placeholders
+
+    # --- set-up -------------------------------------------------------------------------------------
+
+    def _cuda_devices(self) -> list[int]:
+        dev = self.embed.weight.device
+        return [dev.index or 0] if dev.type == "cuda" else []
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Adapter parameters plus LoRA ones, if any; the LLM's own weights stay frozen."""
+        lora = [p for n, p in self.lm.named_parameters() if p.requires_grad and "lora_" in n]
+        return list(self.adapter.parameters()) + lora
+
+    # --- inputs -------------------------------------------------------------------------------------
+
+    def _encode(self, text: str, first: bool = False) -> list[int]:
+        key = (text, first)
+        if key not in self._piece_ids:
+            # Only a plain prompt's first piece gets the tokenizer's own specials (BOS); a chat template
+            # already writes them as text.
+            self._piece_ids[key] = self.tokenizer(text, add_special_tokens=first).input_ids
+        return self._piece_ids[key]
+
+    def _pieces(self, prompt: str) -> list[list[int]]:
+        if prompt not in self._prompt_ids:
+            text = prompt
+            if self.chat_template:
+                msgs = [{"role": "user", "content": prompt}]
+                text = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+            parts = text.split(PLACEHOLDER)
+            if len(parts) != prompt.count(PLACEHOLDER) + 1:
+                raise ConfigError(f"the chat template changed the number of {PLACEHOLDER} placeholders")
+            first = not self.chat_template
+            self._prompt_ids[prompt] = [self._encode(p, first and i == 0) for i, p in enumerate(parts)]
+        return self._prompt_ids[prompt]
+
+    def _validate(self, ex: PromptExample, with_targets: bool) -> None:
+        n = ex.prompt.count(PLACEHOLDER)
+        start = ex.prompt[:40].replace("\n", " ")
+        if n == 0:
+            raise ConfigError(f"prompt has no {PLACEHOLDER} placeholder: '{start}...'")
+        if n != len(ex.latents):
+            raise ConfigError(
+                f"prompt '{start}...' has {n} {PLACEHOLDER} but {len(ex.latents)} latents were given"
+            )
+        for lat in ex.latents:
+            if lat.dim() != 2 or lat.shape[-1] != self.adapter.rec_dim:
+                raise ConfigError(
+                    f"latents must be [L, {self.adapter.rec_dim}] (adapter rec_dim), got {list(lat.shape)}"
+                )
+            if not torch.isfinite(lat).all():
+                raise RecbenchError(
+                    f"latents contain NaN or inf (prompt '{start}...'); check the recommender"
+                )
+        if with_targets and ex.target is None:
+            raise ConfigError(f"training example '{start}...' has no target text")
+
+    def build_inputs(
+        self, examples: list[PromptExample], with_targets: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(inputs_embeds [B,T,H], attention_mask [B,T], labels [B,T] or None)`` for a batch.
+
+        With targets: right padding, labels = target ids + eos, -100 elsewhere. Without: left padding,
+        ready for generation. Soft tokens replace each placeholder in order.
+        """
+        k = self.adapter.n_tokens
+        rows: list[tuple[list[int], list[int], int]] = []  # ids, soft positions, prompt length
+        for ex in examples:
+            self._validate(ex, with_targets)
+            ids: list[int] = []
+            soft: list[int] = []
+            for j, piece in enumerate(self._pieces(ex.prompt)):
+                if j > 0:
+                    soft.extend(range(len(ids), len(ids) + k))
+                    ids.extend([self.pad_id] * k)  # placeholder ids, overwritten by the soft tokens
+                ids.extend(piece)
+            n_prompt = len(ids)
+            if with_targets:
+                ids = ids + self._encode(ex.target or "") + [self.tokenizer.eos_token_id]
+            rows.append((ids, soft, n_prompt))
+        dev = self.embed.weight.device
+        width = max(len(r[0]) for r in rows)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long) if with_targets else None
+        soft_rows: list[int] = []
+        soft_cols: list[int] = []
+        for b, (ids, soft, n_prompt) in enumerate(rows):
+            off = 0 if with_targets else width - len(ids)  # right padding to train, left to generate
+            input_ids[b, off : off + len(ids)] = torch.tensor(ids)
+            mask[b, off : off + len(ids)] = 1
+            if labels is not None:
+                labels[b, off + n_prompt : off + len(ids)] = torch.tensor(ids[n_prompt:])
+            soft_rows.extend([b] * len(soft))
+            soft_cols.extend(off + c for c in soft)
+        embeds = self.embed(input_ids.to(dev))
+        soft_tokens = self._soft_tokens([lat for ex in examples for lat in ex.latents])
+        index = (torch.tensor(soft_rows, device=dev), torch.tensor(soft_cols, device=dev))
+        embeds = embeds.index_put(index, soft_tokens.reshape(-1, embeds.shape[-1]).to(embeds.dtype))
+        return embeds, mask.to(dev), labels.to(dev) if labels is not None else None
+
+    def _soft_tokens(self, latents: list[torch.Tensor]) -> torch.Tensor:
+        """[N, k, H] for N placeholders, in order; one adapter call when the windows share a shape."""
+        if all(lat.shape == latents[0].shape for lat in latents):
+            return self.adapter(torch.stack(latents))
+        return torch.cat([self.adapter(lat.unsqueeze(0)) for lat in latents])
+
+    # --- training -----------------------------------------------------------------------------------
+
+    def _loss_sum(self, batch: list[PromptExample]) -> tuple[torch.Tensor, int]:
+        """Summed cross-entropy over target tokens, and their count."""
+        embeds, mask, labels = self.build_inputs(batch, with_targets=True)
+        assert labels is not None
+        # Only target positions need logits: computing [B, T, vocab] for the whole prompt would cost
+        # more than the transformer itself on CPU (49k vocab), so keep just the span that predicts targets.
+        supervised = (labels != -100).any(0).nonzero().flatten()
+        keep = torch.arange(int(supervised[0]) - 1, int(supervised[-1]), device=labels.device)
+        logits = self.lm(
+            inputs_embeds=embeds, attention_mask=mask, use_cache=False, logits_to_keep=keep
+        ).logits
+        targets = labels[:, keep + 1]
+        loss = F.cross_entropy(
+            logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum"
+        )
+        return loss, int((targets != -100).sum())
+
+    def fit(
+        self,
+        train: list[PromptExample],
+        valid: list[PromptExample] | None,
+        *,
+        steps: int,
+        batch_size: int,
+        lr: float,
+        weight_decay: float,
+        seed: int,
+        grad_clip: float = 1.0,
+        warmup: int = 0,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """AdamW on the adapter (+LoRA) for ``steps`` batches; deterministic given ``seed``.
+
+        Returns ``{"train_loss": [per step], "valid_loss": float | None, "steps": n, "seconds": t}``.
+        """
+        if not train:
+            raise ConfigError("no training examples")
+        if steps < 0 or batch_size < 1:
+            raise ConfigError(f"steps must be >= 0 and batch_size >= 1 (got {steps}, {batch_size})")
+        for ex in train:
+            self._validate(ex, with_targets=True)  # fail before the first step, not in the middle
+        params = self.trainable_parameters()
+        # no weight decay on biases, norms and position logits: decaying them only fights the output scaling
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        opt = torch.optim.AdamW(groups, lr=lr)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (warmup + 1)))
+        gen = torch.Generator().manual_seed(seed)
+        order: list[int] = []
+        losses: list[float] = []
+        start = time.perf_counter()
+        with torch.random.fork_rng(devices=self._cuda_devices()):
+            torch.manual_seed(seed)  # LoRA dropout, if any
+            self.train()
+            try:
+                for step in range(steps):
+                    if len(order) < min(batch_size, len(train)):
+                        order += torch.randperm(len(train), generator=gen).tolist()  # epoch-wise shuffling
+                    idx, order = order[:batch_size], order[batch_size:]
+                    loss_sum, n_tok = self._loss_sum([train[i] for i in idx])
+                    loss = loss_sum / max(n_tok, 1)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if grad_clip and grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+                    opt.step()
+                    sched.step()
+                    losses.append(loss.item())
+                    if not math.isfinite(losses[-1]):
+                        raise RecbenchError(
+                            f"training diverged at step {step + 1} (loss {losses[-1]}); lower lr"
+                        )
+                    if progress is not None:
+                        progress(step + 1, steps, losses[-1])
+            finally:
+                self.eval()
+        valid_loss = self.evaluate(valid, batch_size=batch_size) if valid else None
+        seconds = time.perf_counter() - start
+        return {"train_loss": losses, "valid_loss": valid_loss, "steps": steps, "seconds": seconds}
+
+    @torch.no_grad()
+    def evaluate(self, examples: list[PromptExample], batch_size: int = 16) -> float:
+        """Mean cross-entropy per target token (eos included) over ``examples``."""
+        total, count = 0.0, 0
+        for i in range(0, len(examples), batch_size):
+            loss_sum, n_tok = self._loss_sum(examples[i : i + batch_size])
+            total, count = total + float(loss_sum), count + n_tok
+        return total / max(count, 1)
+
+    # --- generation ---------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self,
+        examples: list[PromptExample],
+        *,
+        max_new_tokens: int,
+        stop: list[str] | None = None,
+        batch_size: int = 16,
+        progress: Progress | None = None,
+    ) -> list[str]:
+        """Greedy text for each example (same order), cut at the first stop string, stripped.
+
+        Batches are formed from prompts of similar length (less padding); results do not depend on it.
+        ``progress(done, total, None)`` is called after each batch.
+        """
+        from transformers import GenerationConfig, StoppingCriteriaList
+
+        stop = [s for s in (stop or []) if s]
+        cfg = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=self.eos_ids,
+            pad_token_id=self.pad_id,
+        )
+        lengths = [sum(map(len, self._pieces(ex.prompt))) for ex in examples]
+        order = sorted(range(len(examples)), key=lambda i: (-lengths[i], i))
+        out: list[str] = [""] * len(examples)
+        self.eval()
+        with torch.inference_mode():
+            for s in range(0, len(order), batch_size):
+                idx = order[s : s + batch_size]
+                embeds, mask, _ = self.build_inputs([examples[i] for i in idx], with_targets=False)
+                criteria = StoppingCriteriaList([_StopStrings(self.tokenizer, stop)] if stop else [])
+                new = self.lm.generate(
+                    inputs_embeds=embeds,
+                    attention_mask=mask,
+                    generation_config=cfg,
+                    stopping_criteria=criteria,
+                )
+                for i, row in zip(idx, new.tolist(), strict=True):
+                    out[i] = self._finish(row, stop)
+                if progress is not None:
+                    progress(min(s + batch_size, len(order)), len(order), None)
+        return out
+
+    def _finish(self, row: list[int], stop: list[str]) -> str:
+        row = row[: next((j for j, t in enumerate(row) if t in self.eos_ids), len(row))]  # eos, then padding
+        text = self.tokenizer.decode(row, skip_special_tokens=True)
+        for s in stop:
+            text = text.split(s, 1)[0]
+        return text.strip()
+
+    # --- checkpoints --------------------------------------------------------------------------------
+
+    def adapter_state(self) -> dict[str, torch.Tensor]:
+        """Trained weights: ``adapter.*`` plus ``lora.*`` when LoRA is on (CPU tensors)."""
+        state = {f"adapter.{k}": v.detach().cpu() for k, v in self.adapter.state_dict().items()}
+        if self.lora_config is not None:
+            state.update({f"lora.{k}": v for k, v in lora_state(self.lm).items()})
+        return state
+
+    def save(self, folder: str | Path) -> Path:
+        """Adapter (+LoRA) weights as safetensors, with JSON configs, into ``folder``."""
+        folder = save_adapter(self.adapter, folder)
+        if self.lora_config is not None:
+            from safetensors.torch import save
+
+            atomic_write_bytes(folder / LORA_WEIGHTS, save(lora_state(self.lm)))
+        meta = {"llm": self.llm.identity, "chat_template": self.chat_template, "lora": self.lora_config}
+        atomic_write_text(folder / META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        return folder
+
+    def load(self, folder: str | Path) -> None:
+        """Load weights saved by :meth:`save` into this model; its adapter and LoRA set-up must match."""
+        folder = Path(folder)
+        meta = _read_meta(folder)
+        if (meta.get("lora") is None) != (self.lora_config is None):
+            raise CheckpointError(
+                f"checkpoint {folder} and this model disagree on LoRA (build with lora=...)"
+            )
+        if meta.get("llm") != self.llm.identity:
+            warnings.warn(
+                f"checkpoint {folder} was trained on {meta.get('llm')}, loading into {self.llm.identity}",
+                stacklevel=2,
+            )
+        load_adapter_weights(self.adapter, folder)
+        if self.lora_config is not None:
+            load_lora(self.lm, folder / LORA_WEIGHTS)
+
+    @classmethod
+    def from_checkpoint(cls, llm: LoadedLLM, folder: str | Path) -> SoftPromptModel:
+        """Rebuild adapter, LoRA and prompt format from a folder written by :meth:`save`."""
+        meta = _read_meta(Path(folder))
+        adapter = load_adapter(folder, llm_dim=llm.hidden_size)
+        model = cls(llm, adapter, lora=meta.get("lora"), chat_template=bool(meta.get("chat_template", True)))
+        model.load(folder)
+        return model
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    path = folder / META
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}  # a bare adapter checkpoint (save_adapter): no LoRA, default prompt format
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"checkpoint file {path} is malformed ({exc})") from None
+
+
+class _StopStrings:
+    """Stopping criterion: a row is done once its new text contains any stop string."""
+
+    def __init__(self, tokenizer: Any, stops: list[str]) -> None:
+        self.tokenizer, self.stops = tokenizer, stops
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        # with inputs_embeds only, input_ids holds just the generated tokens; eos rows are stopped by generate
+        done = [
+            any(s in self.tokenizer.decode(row, skip_special_tokens=True) for s in self.stops)
+            for row in input_ids
+        ]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)

@@ -1,0 +1,1 @@
+"""Sequential recommenders whose hidden states the interpreters read."""

@@ -1,0 +1,1 @@
+"""Tests of recbench.metrics."""
