@@ -16,7 +16,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Every test session writes its cache to a fresh temp folder (the real-asset tests share it)."""
+    import torch
+
     from recbench import progress
+
+    # Tiny models gain nothing from threads, and oversubscribed OpenMP threads spin on a busy
+    # 2-core machine (a 10x slowdown was seen): one thread keeps the suite fast and steady.
+    torch.set_num_threads(1)
 
     old = os.environ.get("RECBENCH_CACHE")
     os.environ["RECBENCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+import torch
+
 from recbench import registry
 from recbench.cache import atomic_dir, cache_dir, sha256_of_file, stable_hash
 from recbench.data.base import SequenceData
@@ -109,6 +111,7 @@ def train_recommender(
         model = cls.load(folder).to(device)
         from_cache = True
     else:
+        torch.manual_seed(seed)  # the initial weights depend on the seed too
         model = cls(data.n_items, config).to(device)
         model.fit(split.train, split.valid, seed=seed)
         with atomic_dir(folder) as tmp:

@@ -41,7 +41,14 @@ def make_catalog() -> list[Item]:
 
 def sample(output: str, target_items: list[int], **kw) -> Sample:
     """A sample with defaults for the fields a test does not care about."""
-    fields = {"id": "s", "task": "t", "prompt": "p", "target": "", "output": output, "target_items": target_items}
+    fields = {
+        "id": "s",
+        "task": "t",
+        "prompt": "p",
+        "target": "",
+        "output": output,
+        "target_items": target_items,
+    }
     fields.update(kw)
     return Sample(**fields)
 

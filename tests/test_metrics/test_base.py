@@ -43,7 +43,9 @@ def test_registry_lists_every_metric():
 
 
 def test_sample_round_trips_through_json():
-    s = Sample("u1-w3", "next_item", "prompt", "Toy Story (1995)", "Toy Story", [1], 5, ["Comedy"], {"rouge1": 0.5})
+    s = Sample(
+        "u1-w3", "next_item", "prompt", "Toy Story (1995)", "Toy Story", [1], 5, ["Comedy"], {"rouge1": 0.5}
+    )
     back = Sample.from_dict(json.loads(json.dumps(s.to_dict())))
     assert back == s
     assert Sample.from_dict(sample("x", [2]).to_dict()) == sample("x", [2])

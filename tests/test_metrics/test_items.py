@@ -36,7 +36,13 @@ def test_recovered_items_counts_named_target_positions(samples, ctx):
 
 
 def test_item_recall_divides_by_window_length(samples, ctx):
-    assert ItemRecall().per_sample(samples, ctx) == [0.75, 1.0, pytest.approx(1 / 3), 0.0, pytest.approx(2 / 3)]
+    assert ItemRecall().per_sample(samples, ctx) == [
+        0.75,
+        1.0,
+        pytest.approx(1 / 3),
+        0.0,
+        pytest.approx(2 / 3),
+    ]
 
 
 def test_item_precision_is_share_of_distinct_named_titles_that_are_targets(samples, ctx):

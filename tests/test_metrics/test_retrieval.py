@@ -16,7 +16,9 @@ from .conftest import FakeEmbedder, sample
 
 def angled_ctx(catalog) -> MetricContext:
     """Item i sits at angle 0.1 * i; the output "probe" at angle 0, so items rank by id."""
-    vectors = {natural_title(it.title): [math.cos(0.1 * i), math.sin(0.1 * i)] for i, it in enumerate(catalog, 1)}
+    vectors = {
+        natural_title(it.title): [math.cos(0.1 * i), math.sin(0.1 * i)] for i, it in enumerate(catalog, 1)
+    }
     # Items 9 and 10 share a title, hence a vector: the one at angle 0.9 is the later dict entry (item 10).
     return MetricContext(catalog, embedder=FakeEmbedder(vectors, default=[1.0, 0.0]))
 

@@ -33,7 +33,9 @@ def test_rouge_uses_the_porter_stemmer(ctx):
     assert Rouge1().per_sample(text_samples([("running dogs", "run dog")]), ctx) == [1.0]
 
 
-@pytest.mark.parametrize(("metric", "key"), [(Rouge1(), "rouge1"), (Rouge2(), "rouge2"), (RougeL(), "rougeL")])
+@pytest.mark.parametrize(
+    ("metric", "key"), [(Rouge1(), "rouge1"), (Rouge2(), "rouge2"), (RougeL(), "rougeL")]
+)
 def test_rouge_equals_rouge_score_called_directly(metric, key, ctx):
     scorer = rouge_scorer.RougeScorer([key], use_stemmer=True)
     expected = [scorer.score(target, output)[key].fmeasure for output, target in PAIRS]
@@ -45,7 +47,9 @@ def test_embedding_similarity_is_the_cosine_of_the_two_embeddings(catalog):
 
     fake = FakeEmbedder({"a": [1, 0], "b": [0, 1], "c": [1, 1]}, default=[-1, 0])
     ctx = MetricContext(catalog, embedder=fake)
-    out = EmbeddingSimilarity().per_sample(text_samples([("a", "a"), ("a", "b"), ("a", "c"), ("a", "zzz")]), ctx)
+    out = EmbeddingSimilarity().per_sample(
+        text_samples([("a", "a"), ("a", "b"), ("a", "c"), ("a", "zzz")]), ctx
+    )
     assert out == [pytest.approx(1.0), pytest.approx(0.0), pytest.approx(2**-0.5), pytest.approx(-1.0)]
     assert fake.calls == 1  # every text in one batch
 

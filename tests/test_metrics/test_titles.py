@@ -38,14 +38,21 @@ def ids(matcher: TitleMatcher, text: str) -> list[tuple[int, ...]]:
         ("Enfer, L' (1994)", "lenfer 1994", "lenfer"),
         ("Boot, Das (1981)", "das boot 1981", "das boot"),
         ("Postino, Il (1994)", "il postino 1994", "il postino"),
-        ("Horseman on the Roof, The (Hussard sur le toit, Le) (1995)",
-         "the horseman on the roof le hussard sur le toit 1995", "the horseman on the roof le hussard sur le toit"),
+        (
+            "Horseman on the Roof, The (Hussard sur le toit, Le) (1995)",
+            "the horseman on the roof le hussard sur le toit 1995",
+            "the horseman on the roof le hussard sur le toit",
+        ),
         ("M*A*S*H (1970)", "mash 1970", "mash"),
         ("I.Q. (1994)", "iq 1994", "iq"),
-        ("Truth About Cats & Dogs, The (1996)", "the truth about cats and dogs 1996", "the truth about cats and dogs"),
+        (
+            "Truth About Cats & Dogs, The (1996)",
+            "the truth about cats and dogs 1996",
+            "the truth about cats and dogs",
+        ),
         ("Paris, Texas (1984)", "paris texas 1984", "paris texas"),
     ],
-)  # fmt: skip
+)
 def test_normalise_title_moves_article_strips_accents_and_punctuation(title, with_year, without_year):
     assert normalise_title(title) == with_year
     assert normalise_title(title, keep_year=False) == without_year
@@ -58,7 +65,10 @@ def test_normalise_text_matches_title_normalisation_of_the_natural_order():
 
 def test_natural_title_puts_articles_in_front_and_keeps_case():
     assert natural_title("Usual Suspects, The (1995)") == "The Usual Suspects (1995)"
-    assert natural_title("Blue Angel, The (Blaue Engel, Der) (1930)") == "The Blue Angel (Der Blaue Engel) (1930)"
+    assert (
+        natural_title("Blue Angel, The (Blaue Engel, Der) (1930)")
+        == "The Blue Angel (Der Blaue Engel) (1930)"
+    )
     assert natural_title("unkonwn") == "unkonwn"
 
 
@@ -84,12 +94,16 @@ def test_usual_suspects_matches_in_either_article_order_with_or_without_year(mat
     assert ids(matcher, text) == [(2,)]
 
 
-@pytest.mark.parametrize("text", ["Les Miserables", "Les Misérables (1995)", "Misérables, Les", "les MISERABLES"])
+@pytest.mark.parametrize(
+    "text", ["Les Miserables", "Les Misérables (1995)", "Misérables, Les", "les MISERABLES"]
+)
 def test_les_miserables_matches_without_accents_and_in_either_order(matcher, text):
     assert ids(matcher, text) == [(4,)]
 
 
-@pytest.mark.parametrize("text", ["Seven (Se7en) (1995)", "Seven (Se7en)", "Se7en (1995)", "Seven (1995)", "Se7en"])
+@pytest.mark.parametrize(
+    "text", ["Seven (Se7en) (1995)", "Seven (Se7en)", "Se7en (1995)", "Seven (1995)", "Se7en"]
+)
 def test_seven_se7en_matches_whole_title_main_part_and_alias(matcher, text):
     assert ids(matcher, text) == [(3,)]
 
@@ -107,7 +121,9 @@ def test_titles_with_regex_metacharacters_match_literally(matcher, text):
     assert ids(matcher, text) == [(12,)]
 
 
-@pytest.mark.parametrize("text", ["M*A*S*H (1970)", "M.A.S.H", "MASH (1970)", "I loved M*A*S*H (1970) and more"])
+@pytest.mark.parametrize(
+    "text", ["M*A*S*H (1970)", "M.A.S.H", "MASH (1970)", "I loved M*A*S*H (1970) and more"]
+)
 def test_star_spelt_acronym_matches(matcher, text):
     assert ids(matcher, text) == [(11,)]
 
@@ -219,3 +235,9 @@ def test_every_movielens_title_matches_itself_in_both_forms():
             if len(found) != 1 or item_id not in found[0].item_ids:
                 missed.append((item_id, text))
     assert missed == []
+
+
+def test_overlap_between_different_starts_goes_to_the_longer_match():
+    m = TitleMatcher([Item("1", "Big Night (1996)"), Item("2", "Night of the Living Dead (1968)")])
+    assert [x.item_ids for x in m.matches("Big Night of the Living Dead")] == [(2,)]
+    assert [x.item_ids for x in m.matches("Big Night, and Night of the Living Dead")] == [(1,), (2,)]
