@@ -48,8 +48,11 @@ class SentenceEmbedder:
     @property
     def dim(self) -> int:
         """Embedding width (384 for MiniLM-L6)."""
-        # sentence-transformers renamed the method in 5.x; keep working with both names.
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        # Newer sentence-transformers renamed the method (the old name warns); accept both.
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         return int(get_dim())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

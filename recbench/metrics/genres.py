@@ -29,7 +29,7 @@ GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "romance": ("romance", "romances", "romantic"),
     "sci fi": ("sci fi", "scifi", "science fiction"),
     "thriller": ("thriller", "thrillers"),
-    "war": ("war", "wars"),
+    "war": ("war", "wartime"),
     "western": ("western", "westerns"),
 }
 

@@ -75,7 +75,6 @@ class HitAt1(Metric):
     """
 
     name = "hit_at_1"
-    reference = "target_items"
 
     def per_sample(self, samples: list[Sample], ctx: MetricContext) -> list[float]:
         """1.0 / 0.0 per sample."""

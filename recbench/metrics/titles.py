@@ -156,27 +156,27 @@ def _norm(text: str) -> tuple[str, ...]:
     return tuple(t.norm for t in tokenize(text))
 
 
-def _part_forms(part: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], bool]:
-    """(all forms, forms allowed year-less in running text, distinctive?) of one title part."""
+def _part_forms(part: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """(all forms, forms allowed year-less in running text) of one title part."""
     art, core = split_article(part)
     core_tokens = _norm(core)
     distinctive = len(core_tokens) >= 2 or (
         len(core_tokens) == 1 and len(core_tokens[0]) >= MIN_SINGLE_TOKEN_CHARS
     )
     if art is None:
-        return [core_tokens], [core_tokens] if distinctive else [], distinctive
+        return [core_tokens], [core_tokens] if distinctive else []
     with_article = [_norm(_front(part)), _norm(part)]
     forms = [*with_article, core_tokens]
     free = (with_article if distinctive else []) + ([core_tokens] if len(core_tokens) >= 2 else [])
-    return forms, free, distinctive
+    return forms, free
 
 
 def title_forms(title: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     """Token sequences naming ``title``: (anywhere in text, only as a whole line). See the module doc."""
     main, alias, year = split_title(title)
-    forms, free, _ = _part_forms(main)
+    forms, free = _part_forms(main)
     if alias:
-        alias_forms, alias_free, _ = _part_forms(alias)
+        alias_forms, alias_free = _part_forms(alias)
         # The whole "main (alias)" title has at least two tokens, so it is always distinctive.
         whole = [a + b for a in forms for b in alias_forms]
         free = free + alias_free + whole
@@ -282,4 +282,3 @@ class TitleMatcher:
     def mentions(self, text: str, item_id: int) -> bool:
         """Whether ``text`` mentions item ``item_id`` (or a title it shares)."""
         return item_id in self.mentioned(text)
-
