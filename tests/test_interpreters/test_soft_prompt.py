@@ -170,7 +170,7 @@ def test_lora_adds_trainable_params_and_trains(tmp_path):
     n_adapter = sum(p.numel() for p in engine(llm).trainable_parameters())
     model = engine(llm, lora={"r": 4, "alpha": 8})
     n_total = sum(p.numel() for p in model.trainable_parameters())
-    assert n_total == n_adapter + 2 * 4 * (64 + 64 + 64 + 32)  # 2 layers x r x (q_proj in + out, v_proj in + out)
+    assert n_total == n_adapter + 2 * 4 * (64 + 64 + 64 + 32)  # 2 layers x r x (q, v: in + out)
     model_B = {k: v for k, v in model.adapter_state().items() if "lora_B" in k}
     assert model_B and all(not v.any() for v in model_B.values())  # LoRA B starts at zero
     history = model.fit(make_examples(4), None, steps=4, batch_size=4, lr=3e-2, weight_decay=0.0, seed=0)
