@@ -1,0 +1,78 @@
+"""Turn windows into task instances: prompt, target text, target items, latent sources."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from recbench.data.base import SequenceData
+from recbench.data.splits import Window
+from recbench.tasks.spec import TaskSpec
+
+
+@dataclass
+class Instance:
+    """One prompt for the interpreter. ``latents`` (one ``[L, d]`` tensor per slot) are filled by the runner."""
+
+    id: str
+    task: str
+    window: Window
+    prompt: str
+    target: str
+    sources: tuple[str, ...]  # which sequence feeds each <rec_emb> slot
+    target_items: list[int]
+    target_genres: list[str] = field(default_factory=list)
+    rec_top1: int | None = None
+    latents: list = field(default_factory=list)
+
+    def sequence(self, source: str) -> tuple[int, ...]:
+        """The item ids a latent source encodes."""
+        return self.window.items[:-1] if source == "window_minus_last" else self.window.items
+
+
+def describe_window(items: tuple[int, ...], data: SequenceData) -> tuple[str, list[str]]:
+    """A reference description from metadata: main genres, era, two example titles."""
+    counts = Counter(g for i in items for g in data.items[i - 1].genres if g != "unknown")
+    # most common first; ties broken by name so the text is deterministic
+    genres = [g for g, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:2]]
+    years = sorted(data.items[i - 1].year for i in items if data.items[i - 1].year)
+    era = f"the {years[len(years) // 2] // 10 * 10}s" if years else "many eras"
+    examples = [data.title(i) for i in items if not genres or genres[0] in data.items[i - 1].genres][:2]
+    taste = " and ".join(genres) if genres else "all kinds of"
+    text = f"{taste} films from {era}, such as {' and '.join(examples)}."
+    return text, genres
+
+
+def _document(window: Window, data: SequenceData) -> tuple[dict[str, str], list[str]]:
+    description, genres = describe_window(window.items, data)
+    doc = {
+        "titles": ", ".join(data.title(i) for i in window.items),
+        "last_title": data.title(window.items[-1]),
+        "next_title": data.title(window.next_item),
+        "description": description,
+    }
+    return doc, genres
+
+
+def build_instances(
+    spec: TaskSpec, windows: list[Window], data: SequenceData, rec_top1: dict[str, int] | None = None
+) -> list[Instance]:
+    """One instance per window; ``rec_top1`` maps window id to the recommender's own next-item top-1."""
+    out = []
+    for w in windows:
+        doc, genres = _document(w, data)
+        targets = {"window": list(w.items), "last": [w.items[-1]], "next": [w.next_item]}[spec.target_items]
+        out.append(
+            Instance(
+                id=f"{spec.name}:{w.id}",
+                task=spec.name,
+                window=w,
+                prompt=spec.render(spec.doc_to_text, doc),
+                target=spec.render(spec.doc_to_target, doc).strip(),
+                sources=spec.doc_to_latents,
+                target_items=targets,
+                target_genres=genres if spec.name == "description" else [],
+                rec_top1=(rec_top1 or {}).get(w.id),
+            )
+        )
+    return out

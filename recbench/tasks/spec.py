@@ -1,0 +1,165 @@
+"""Load and validate ``tasks/*.yaml``.
+
+A task file uses lm-eval's vocabulary (``task``, ``doc_to_text``, ``doc_to_target``,
+``output_type: generate_until``, ``generation_kwargs``, ``metric_list``, ``metadata.version``)
+plus two recbench fields: ``doc_to_latents`` (which sequence is encoded into each ``<rec_emb>``
+slot) and ``target_items`` (which items the item metrics expect).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from recbench import registry
+from recbench.errors import ConfigError, UnknownNameError
+
+PLACEHOLDER = "<rec_emb>"
+FIELDS = ("titles", "last_title", "next_title", "description")
+LATENT_SOURCES = ("window", "window_minus_last")
+TARGET_ITEMS = ("window", "last", "next")
+REQUIRED = (
+    "task",
+    "description",
+    "output_type",
+    "doc_to_latents",
+    "doc_to_text",
+    "doc_to_target",
+    "target_items",
+    "generation_kwargs",
+    "metric_list",
+    "metadata",
+)
+_FIELD = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One validated task definition."""
+
+    name: str
+    description: str
+    version: int
+    doc_to_latents: tuple[str, ...]
+    doc_to_text: str
+    doc_to_target: str
+    target_items: str
+    until: tuple[str, ...]
+    max_new_tokens: int
+    metrics: tuple[str, ...]
+    main_metric: str
+    path: str
+
+    def render(self, template: str, doc: dict[str, str]) -> str:
+        """Fill ``{{ field }}`` placeholders from a document."""
+        return _FIELD.sub(lambda m: doc[m.group(1)], template)
+
+    def identity(self) -> dict:
+        """What a cache key needs to know about the task."""
+        return {"name": self.name, "version": self.version, "text": self.doc_to_text, "target": self.doc_to_target}
+
+
+def tasks_dir() -> Path:
+    """``$RECBENCH_TASKS`` or the repository's ``tasks/`` folder."""
+    env = os.environ.get("RECBENCH_TASKS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "tasks"
+
+
+def available_tasks() -> list[str]:
+    return sorted(p.stem for p in tasks_dir().glob("*.yaml"))
+
+
+def describe_tasks() -> list[tuple[str, str]]:
+    return [(name, load_task(name).description) for name in available_tasks()]
+
+
+def load_task(name_or_path: str) -> TaskSpec:
+    """A task by name (``tasks/<name>.yaml``) or by path to a YAML file; validated."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = tasks_dir() / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise UnknownNameError(registry.unknown_name_message("task", name_or_path, available_tasks()))
+    if not path.is_file():
+        raise ConfigError(f"{path}: task file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return _validate(raw, path)
+
+
+def _validate(raw: object, path: Path) -> TaskSpec:
+    def bad(msg: str) -> ConfigError:
+        return ConfigError(f"{path}: {msg}")
+
+    if not isinstance(raw, dict):
+        raise bad("a task file must be a mapping")
+    for key in REQUIRED:
+        if key not in raw:
+            raise bad(f"missing field '{key}'")
+    if raw["output_type"] != "generate_until":
+        raise bad(f"output_type must be 'generate_until', got {raw['output_type']!r}")
+    latents = raw["doc_to_latents"]
+    if not isinstance(latents, list) or not latents:
+        raise bad("doc_to_latents must be a non-empty list")
+    for source in latents:
+        if source not in LATENT_SOURCES:
+            raise bad(f"doc_to_latents: unknown source {source!r} (known: {', '.join(LATENT_SOURCES)})")
+    text, target = str(raw["doc_to_text"]), str(raw["doc_to_target"])
+    if PLACEHOLDER not in text:
+        raise bad(f"doc_to_text has no {PLACEHOLDER} placeholder")
+    if text.count(PLACEHOLDER) != len(latents):
+        raise bad(
+            f"doc_to_text has {text.count(PLACEHOLDER)} {PLACEHOLDER} slots but doc_to_latents names {len(latents)}"
+        )
+    for field_name, template in (("doc_to_text", text), ("doc_to_target", target)):
+        for name in _FIELD.findall(template):
+            if name not in FIELDS:
+                raise bad(f"{field_name}: unknown placeholder '{{{{{name}}}}}' (known: {', '.join(FIELDS)})")
+    if raw["target_items"] not in TARGET_ITEMS:
+        raise bad(f"target_items must be one of {', '.join(TARGET_ITEMS)}, got {raw['target_items']!r}")
+    gen = raw["generation_kwargs"] or {}
+    if not isinstance(gen, dict):
+        raise bad("generation_kwargs must be a mapping")
+    max_new = gen.get("max_new_tokens")
+    if not isinstance(max_new, int) or max_new < 1:
+        raise bad("generation_kwargs.max_new_tokens must be a positive integer")
+    if gen.get("do_sample", False):
+        raise bad("generation_kwargs.do_sample must be false: recbench decodes greedily")
+    metrics = []
+    for entry in raw["metric_list"] or []:
+        name = entry.get("metric") if isinstance(entry, dict) else None
+        if not name:
+            raise bad("every metric_list entry needs a 'metric' name")
+        try:
+            registry.metrics.entry(name)
+        except UnknownNameError as exc:
+            raise bad(str(exc)) from None
+        metrics.append(name)
+    if not metrics:
+        raise bad("metric_list is empty")
+    meta = raw["metadata"] or {}
+    if not isinstance(meta.get("version"), int):
+        raise bad("metadata.version must be an integer")
+    main = meta.get("main_metric", metrics[0])
+    if main not in metrics:
+        raise bad(f"metadata.main_metric {main!r} is not in metric_list")
+    return TaskSpec(
+        name=str(raw["task"]),
+        description=str(raw["description"]),
+        version=meta["version"],
+        doc_to_latents=tuple(latents),
+        doc_to_text=text,
+        doc_to_target=target,
+        target_items=raw["target_items"],
+        until=tuple(str(s) for s in gen.get("until", [])),
+        max_new_tokens=max_new,
+        metrics=tuple(metrics),
+        main_metric=main,
+        path=str(path),
+    )
