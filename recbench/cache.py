@@ -76,3 +76,17 @@ def sha256_of_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def pretrained_dir() -> Path:
+    """The repository's read-only ``pretrained/`` cache layer (committed entries, see docs/pretrained.md)."""
+    return Path(os.environ.get("RECBENCH_PRETRAINED") or Path(__file__).resolve().parents[1] / "pretrained")
+
+
+def find_entry(kind: str, name: str) -> Path | None:
+    """A cache entry ``<kind>/<name>``: the user's cache first, then the committed pretrained layer."""
+    for root in (cache_dir(), pretrained_dir()):
+        path = root / kind / name
+        if path.is_dir():
+            return path
+    return None

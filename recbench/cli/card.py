@@ -13,7 +13,9 @@ def register(app: typer.Typer) -> None:
     @app.command("card")
     @user_errors
     def card(
-        dataset: str = typer.Option("ml-100k", "--dataset", help="Dataset name (see `recbench ls datasets`)."),
+        dataset: str = typer.Option(
+            "ml-100k", "--dataset", help="Dataset name (see `recbench ls datasets`)."
+        ),
         data_dir: str = typer.Option(None, "--data-dir", help="Read the dataset from this folder."),
         window: int = typer.Option(10, "--window", help="Items per interpreter window."),
         seed: int = typer.Option(0, "--seed", help="Seed of the by-user train/valid/test split."),

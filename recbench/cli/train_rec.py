@@ -13,19 +13,24 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def train_rec(
         rec: str = typer.Option("sasrec", "--rec", help="Recommender name (see `recbench ls recommenders`)."),
-        dataset: str = typer.Option("ml-100k", "--dataset", help="Dataset name (see `recbench ls datasets`)."),
+        dataset: str = typer.Option(
+            "ml-100k", "--dataset", help="Dataset name (see `recbench ls datasets`)."
+        ),
         data_dir: str = typer.Option(None, "--data-dir", help="Read the dataset from this folder."),
         max_len: int = typer.Option(None, "--max-len", help="Longest history the recommender reads [50]."),
-        epochs: int = typer.Option(None, "--epochs", help="Most training epochs (early stopping on valid) [200]."),
+        epochs: int = typer.Option(
+            None, "--epochs", help="Most training epochs (early stopping on valid) [200]."
+        ),
         seed: int = typer.Option(0, "--seed"),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Retrain even if a cached checkpoint exists."),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Retrain even if a cached checkpoint exists."
+        ),
     ) -> None:
         """Train a sequential recommender; print full-ranking HR/NDCG beside a popularity baseline."""
+        from recbench import registry
         from recbench.data import load_dataset
         from recbench.recommenders.train import train_recommender
-
-        from recbench import registry
 
         registry.recommenders.get(rec)  # fail on a bad name before any data is read
         data = load_dataset(dataset, data_dir)
@@ -43,7 +48,9 @@ def register(app: typer.Typer) -> None:
             else f"trained in {trained.train_seconds:.1f} s ({trained.model.history.get('epochs')} epochs)"
         )
         out_console.print(f"{trained.name}: {how}; checkpoint {trained.checkpoint}")
-        table = Table(title=f"leave-one-out test, full ranking over {data.n_items} items (n={trained.test['n']})")
+        table = Table(
+            title=f"leave-one-out test, full ranking over {data.n_items} items (n={trained.test['n']})"
+        )
         table.add_column("model")
         for col in ("HR@10", "NDCG@10", "HR@20", "NDCG@20"):
             table.add_column(col, justify="right")

@@ -106,7 +106,7 @@ def read_text(path: Path, encodings: tuple[str, ...] = ("utf-8",)) -> str:
     assert error is not None
     line = data[: error.start].count(b"\n") + 1
     raise DataError(
-        f"{path}: line {line}: undecodable byte {data[error.start:error.start + 1]!r} "
+        f"{path}: line {line}: undecodable byte {data[error.start : error.start + 1]!r} "
         f"(tried {', '.join(encodings)})"
     )
 
@@ -115,14 +115,18 @@ def parse_int(value: str, path: Path, line: int, field_name: str) -> int:
     try:
         return int(value.strip())
     except ValueError:
-        raise DataError(f"{path}: line {line}: field '{field_name}' is not an integer: {value.strip()!r}") from None
+        raise DataError(
+            f"{path}: line {line}: field '{field_name}' is not an integer: {value.strip()!r}"
+        ) from None
 
 
 def parse_float(value: str, path: Path, line: int, field_name: str) -> float:
     try:
         return float(value.strip())
     except ValueError:
-        raise DataError(f"{path}: line {line}: field '{field_name}' is not a number: {value.strip()!r}") from None
+        raise DataError(
+            f"{path}: line {line}: field '{field_name}' is not a number: {value.strip()!r}"
+        ) from None
 
 
 def build_sequences(

@@ -6,7 +6,15 @@ import csv
 import io
 from pathlib import Path
 
-from recbench.data.base import Item, SequenceData, build_sequences, display_title, parse_float, read_text, sha256_file
+from recbench.data.base import (
+    Item,
+    SequenceData,
+    build_sequences,
+    display_title,
+    parse_float,
+    read_text,
+    sha256_file,
+)
 from recbench.errors import DataError
 
 
@@ -32,7 +40,9 @@ class CsvPairDataset:
             year = None
             if year_text:
                 if not year_text.isdigit():
-                    raise DataError(f"{item_path}: line {line}: field 'year' is not an integer: {year_text!r}")
+                    raise DataError(
+                        f"{item_path}: line {line}: field 'year' is not an integer: {year_text!r}"
+                    )
                 year = int(year_text)
             genres = tuple(g.strip() for g in (row.get("genres") or "").split("|") if g.strip())
             items[row["item"]] = Item(row["item"], display_title(row["title"], year), genres, year)

@@ -64,8 +64,12 @@ def _rows(path: Path, text: str, sep: str, header: list[str], min_fields: int, s
             continue
         fields = line.split(sep)
         if len(fields) < min_fields:
-            missing = header[len(fields)] if header and len(fields) < len(header) else f"field {len(fields) + 1}"
-            raise DataError(f"{path}: line {number}: missing field '{missing}' ({len(fields)} of {min_fields})")
+            missing = (
+                header[len(fields)] if header and len(fields) < len(header) else f"field {len(fields) + 1}"
+            )
+            raise DataError(
+                f"{path}: line {number}: missing field '{missing}' ({len(fields)} of {min_fields})"
+            )
         yield number, fields
 
 
@@ -84,7 +88,9 @@ def _load_recbole(folder: Path) -> SequenceData:
     inter_path, item_path = folder / "ml-100k.inter", folder / "ml-100k.item"
     inter_text = read_text(inter_path)
     item_text = read_text(item_path)
-    header, (c_user, c_item, c_ts) = _header_columns(inter_path, inter_text, ["user_id", "item_id", "timestamp"])
+    header, (c_user, c_item, c_ts) = _header_columns(
+        inter_path, inter_text, ["user_id", "item_id", "timestamp"]
+    )
     interactions = []
     for line, f in _rows(inter_path, inter_text, "\t", header, len(header), skip_header=True):
         user = str(parse_int(f[c_user], inter_path, line, "user_id"))
@@ -122,7 +128,9 @@ def _load_grouplens(folder: Path) -> SequenceData:
         interactions.append((user, item, parse_float(f[3], data_path, line, "timestamp")))
     item_names = ["movie id", "movie title", "release date", "video release date", "IMDb URL"]
     items: dict[str, Item] = {}
-    for line, f in _rows(item_path, item_text, "|", item_names + list(GROUPLENS_GENRES), 5 + 19, skip_header=False):
+    for line, f in _rows(
+        item_path, item_text, "|", item_names + list(GROUPLENS_GENRES), 5 + 19, skip_header=False
+    ):
         raw = str(parse_int(f[0], item_path, line, "movie id"))
         title = f[1].strip()
         if not title:

@@ -31,7 +31,9 @@ def leave_one_out(data: SequenceData) -> LeaveOneOut:
         valid.append((seq[:-2], seq[-2]))
         test.append((seq[:-1], seq[-1]))
     if not test:
-        raise DataError(f"dataset '{data.name}': no user has three or more interactions to split leave-one-out")
+        raise DataError(
+            f"dataset '{data.name}': no user has three or more interactions to split leave-one-out"
+        )
     return LeaveOneOut(train, valid, test)
 
 
@@ -95,10 +97,7 @@ def window_card(splits: dict[str, list[Window]], length: int) -> dict:
     """Window counts (and users) per split, for the dataset card."""
     return {
         "window": length,
-        **{
-            name: {"windows": len(ws), "users": len({w.user for w in ws})}
-            for name, ws in splits.items()
-        },
+        **{name: {"windows": len(ws), "users": len({w.user for w in ws})} for name, ws in splits.items()},
     }
 
 

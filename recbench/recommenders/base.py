@@ -89,7 +89,9 @@ class SequentialRecommender(nn.Module):
         return self.encode(items)[:, -1, :] @ self.item_embeddings().T
 
     # --- training ----------------------------------------------------------------------
-    def fit(self, train: list[list[int]], valid: list[tuple[list[int], int]], seed: int = 0) -> SequentialRecommender:
+    def fit(
+        self, train: list[list[int]], valid: list[tuple[list[int], int]], seed: int = 0
+    ) -> SequentialRecommender:
         """Full-catalogue cross-entropy at every position; keep the epoch with the best valid NDCG@10."""
         from recbench.recommenders.evaluate import ranking_metrics
 
@@ -167,7 +169,9 @@ class SequentialRecommender(nn.Module):
         try:
             state = load_file(str(weights))
         except (SafetensorError, OSError) as exc:
-            raise CheckpointError(f"{weights}: checkpoint cannot be read ({exc}); delete it or use --overwrite") from None
+            raise CheckpointError(
+                f"{weights}: checkpoint cannot be read ({exc}); delete it or use --overwrite"
+            ) from None
         model = cls(meta["n_items"], cls.config_from_dict(meta["config"]))
         try:
             model.load_state_dict(state)
@@ -192,7 +196,9 @@ def read_checkpoint_meta(folder: Path) -> dict:
             if key not in meta:
                 raise KeyError(key)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CheckpointError(f"{path}: checkpoint config is not valid JSON (truncated or corrupted)") from None
+        raise CheckpointError(
+            f"{path}: checkpoint config is not valid JSON (truncated or corrupted)"
+        ) from None
     except KeyError as exc:
         raise CheckpointError(f"{path}: checkpoint config lacks field {exc}") from None
     return meta

@@ -36,7 +36,9 @@ def target_ranks(scores: torch.Tensor, histories: list[list[int]], targets: list
 
 
 @torch.no_grad()
-def ranking_metrics(model, pairs: list[tuple[list[int], int]], max_len: int, ks=(10, 20), batch_size=512) -> dict:
+def ranking_metrics(
+    model, pairs: list[tuple[list[int], int]], max_len: int, ks=(10, 20), batch_size=512
+) -> dict:
     """HR@k and NDCG@k of ``model.score`` over all items, for (history, target) pairs."""
     was_training = model.training
     model.eval()
@@ -49,11 +51,15 @@ def ranking_metrics(model, pairs: list[tuple[list[int], int]], max_len: int, ks=
     return {**_metrics_from_ranks(torch.cat(ranks), ks), "n": len(pairs)}
 
 
-def popularity_metrics(train: list[list[int]], pairs: list[tuple[list[int], int]], n_items: int, ks=(10, 20)) -> dict:
+def popularity_metrics(
+    train: list[list[int]], pairs: list[tuple[list[int], int]], n_items: int, ks=(10, 20)
+) -> dict:
     """Rank every item by its training-interaction count, the same for every user."""
     counts = Counter(i for seq in train for i in seq)
     # A tiny item-id tie-break keeps the popularity order total and deterministic.
-    popularity = torch.tensor([counts.get(i, 0) - i * 1e-6 for i in range(1, n_items + 1)], dtype=torch.float64)
+    popularity = torch.tensor(
+        [counts.get(i, 0) - i * 1e-6 for i in range(1, n_items + 1)], dtype=torch.float64
+    )
     scores = popularity.expand(len(pairs), -1)
     ranks = target_ranks(scores, [h for h, _ in pairs], [t for _, t in pairs])
     return {**_metrics_from_ranks(ranks, ks), "n": len(pairs)}

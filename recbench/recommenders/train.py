@@ -8,10 +8,8 @@ from pathlib import Path
 
 import torch
 
-import torch
-
 from recbench import registry
-from recbench.cache import atomic_dir, cache_dir, sha256_of_file, stable_hash
+from recbench.cache import atomic_dir, cache_dir, find_entry, sha256_of_file, stable_hash
 from recbench.data.base import SequenceData
 from recbench.data.splits import leave_one_out
 from recbench.errors import ConfigError
@@ -102,12 +100,21 @@ def train_recommender(
     device = resolve_device(device)
     config = make_config(cls, max_len=max_len, epochs=epochs)
     key = stable_hash(
-        {"dataset": data.sha256, "rec": cls.name, "version": cls.version, "config": asdict(config), "seed": seed}
+        {
+            "dataset": data.sha256,
+            "rec": cls.name,
+            "version": cls.version,
+            "config": asdict(config),
+            "seed": seed,
+        }
     )
-    folder = cache_dir() / "recommenders" / f"{cls.name}-{key}"
+    entry = f"{cls.name}-{key}"
+    folder = cache_dir() / "recommenders" / entry
+    found = None if overwrite else find_entry("recommenders", entry)
     split = leave_one_out(data)
     start = time.perf_counter()
-    if folder.exists() and not overwrite:
+    if found is not None:
+        folder = found
         model = cls.load(folder).to(device)
         from_cache = True
     else:

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recbench.cache import atomic_write_bytes, atomic_write_text
+from recbench.cache import atomic_write_text
 from recbench.errors import ConfigError, RecbenchError
 from recbench.metrics.base import Sample
 
@@ -55,7 +55,9 @@ def write_run(folder: Path, results: dict, samples: RunSamples) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     lines = "".join(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n" for row in samples.rows())
     atomic_write_text(folder / SAMPLES, lines)
-    atomic_write_text(folder / RESULTS, json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    atomic_write_text(
+        folder / RESULTS, json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    )
     return folder
 
 
@@ -75,7 +77,9 @@ def load_results(path: Path) -> dict:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise ConfigError(
+            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc} (NaN and infinities are not allowed)") from None
     if not isinstance(data, dict):
@@ -85,8 +89,11 @@ def load_results(path: Path) -> dict:
         older = isinstance(version, int) and version < SCHEMA_VERSION
         raise ConfigError(
             f"{path}: schema version {version!r} "
-            + (f"is older than this recbench's {SCHEMA_VERSION}; re-run the command to refresh it"
-               if older else f"is not supported (this recbench reads version {SCHEMA_VERSION})")
+            + (
+                f"is older than this recbench's {SCHEMA_VERSION}; re-run the command to refresh it"
+                if older
+                else f"is not supported (this recbench reads version {SCHEMA_VERSION})"
+            )
         )
     for key in REQUIRED:
         if key not in data:

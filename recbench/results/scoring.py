@@ -14,7 +14,12 @@ def summarise_task(
 ) -> dict:
     """``{"n", "metrics", "controls", "gap"}`` for one task; per-sample scores are stored on the samples."""
     metrics = score_samples(real, metric_names, ctx, seed=seed)
-    block = {"n": len(real), "metrics": {k: v.to_dict() for k, v in metrics.items()}, "controls": {}, "gap": {}}
+    block = {
+        "n": len(real),
+        "metrics": {k: v.to_dict() for k, v in metrics.items()},
+        "controls": {},
+        "gap": {},
+    }
     if shuffled:
         control = score_samples(shuffled, metric_names, ctx, seed=seed)
         block["controls"]["shuffled"] = {k: v.to_dict() for k, v in control.items()}
@@ -44,7 +49,9 @@ def rescore_run(folder: Path, ctx: MetricContext | None = None) -> tuple[dict, d
         recomputed[task] = summarise_task(groups["real"], groups.get("shuffled"), names, ctx, seed)
     extra = set(samples.by_task) - set(results["tasks"])
     if extra:
-        raise ConfigError(f"{folder}: samples.jsonl has tasks not in results.json: {', '.join(sorted(extra))}")
+        raise ConfigError(
+            f"{folder}: samples.jsonl has tasks not in results.json: {', '.join(sorted(extra))}"
+        )
     return results, recomputed
 
 

@@ -60,7 +60,12 @@ class TaskSpec:
 
     def identity(self) -> dict:
         """What a cache key needs to know about the task."""
-        return {"name": self.name, "version": self.version, "text": self.doc_to_text, "target": self.doc_to_target}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "text": self.doc_to_text,
+            "target": self.doc_to_target,
+        }
 
 
 def tasks_dir() -> Path:

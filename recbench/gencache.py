@@ -1,0 +1,64 @@
+"""Per-instance generation cache in SQLite: a killed run restarts without redoing finished prompts.
+
+Each key is a hash of (interpreter identity, generation settings, prompt, latent bytes). SQLite
+commits are atomic, so a kill -9 mid-write loses at most the batch in flight, never corrupts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import torch
+
+from recbench.cache import cache_dir
+from recbench.errors import RecbenchError
+
+
+def latent_hash(latents: list[torch.Tensor]) -> str:
+    """sha256 over the raw float32 bytes of every latent tensor, in slot order."""
+    h = hashlib.sha256()
+    for t in latents:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def generation_key(interpreter_id: str, settings: dict, prompt: str, latents_sha: str) -> str:
+    blob = f"{interpreter_id}\x00{sorted(settings.items())}\x00{prompt}\x00{latents_sha}"
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class GenerationCache:
+    """A key → output text table in ``<cache>/generations.sqlite``."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path else cache_dir() / "generations.sqlite"
+        try:
+            self.db = sqlite3.connect(self.path, timeout=60)
+            self.db.execute("CREATE TABLE IF NOT EXISTS gen (key TEXT PRIMARY KEY, output TEXT NOT NULL)")
+            self.db.commit()
+        except sqlite3.Error as exc:
+            raise RecbenchError(f"generation cache {self.path} cannot be used: {exc}") from None
+
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.db.execute(f"SELECT key, output FROM gen WHERE key IN ({marks})", chunk).fetchall()
+            )
+        return found
+
+    def put_many(self, pairs: list[tuple[str, str]]) -> None:
+        with self.db:  # one transaction: all of the batch or none of it
+            self.db.executemany("INSERT OR REPLACE INTO gen (key, output) VALUES (?, ?)", pairs)
+
+    def delete(self, keys: list[str]) -> None:
+        with self.db:
+            self.db.executemany("DELETE FROM gen WHERE key = ?", [(k,) for k in keys])
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,146 @@
+"""The LLM interpreter: a frozen causal LM reading recommender latents through a trained adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recbench import registry
+from recbench.interpreters.base import Interpreter, InterpreterContext, Progress
+from recbench.tasks.instances import Instance
+
+
+class LLMInterpreter(Interpreter):
+    """Frozen LLM + trained adapter (+ optional LoRA) reading latents as soft tokens."""
+
+    name = "llm"
+    kind = "llm"
+    trainable = True
+
+    def __init__(
+        self,
+        llm: str = "smollm2-135m",
+        adapter: str = "per_position",
+        adapter_options: dict | None = None,
+        lora: dict | None = None,
+        chat_template: bool = False,
+        steps: int = 300,
+        batch_size: int = 16,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-6,
+        warmup: int = 10,
+        gen_batch_size: int = 16,
+    ):
+        registry.adapters.entry(adapter)  # unknown adapter names fail before any model loads
+        self.llm_name = llm
+        self.adapter_name = adapter
+        self.adapter_options = dict(adapter_options or {})
+        self.lora = lora
+        self.chat_template = chat_template
+        self.train_settings = {
+            "steps": steps,
+            "batch_size": batch_size,
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "warmup": warmup,
+        }
+        self.gen_batch_size = gen_batch_size
+        self.model = None
+
+    @classmethod
+    def from_config(cls, cfg) -> LLMInterpreter:
+        return cls(
+            llm=cfg.llm,
+            adapter=cfg.adapter,
+            adapter_options=cfg.adapter_options,
+            lora=cfg.lora,
+            chat_template=cfg.chat_template,
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            warmup=cfg.warmup,
+            gen_batch_size=cfg.gen_batch_size,
+        )
+
+    def setup(self, ctx: InterpreterContext) -> None:
+        from recbench.interpreters.soft_prompt import SoftPromptModel
+        from recbench.llms import load_llm
+
+        super().setup(ctx)
+        self.llm = load_llm(self.llm_name, ctx.device)
+        cls = registry.adapters.get(self.adapter_name)
+        adapter = cls(ctx.rec_dim, self.llm.hidden_size, ctx.window, **self.adapter_options)
+        self.model = SoftPromptModel(self.llm, adapter, lora=self.lora, chat_template=self.chat_template)
+
+    def identity(self) -> dict:
+        return {
+            "name": self.name,
+            "llm": getattr(getattr(self, "llm", None), "identity", self.llm_name),
+            "adapter": self.adapter_name,
+            "adapter_options": self.adapter_options,
+            "lora": self.lora,
+            "chat_template": self.chat_template,
+            "train": self.train_settings,
+        }
+
+    def describe(self) -> dict:
+        label = f"{self.llm_name} + {self.adapter_name}" + (" + LoRA" if self.lora else "")
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "label": label,
+            "llm": self.llm_name,
+            "adapter": self.adapter_name,
+            "lora": self.lora,
+            "config": self.identity(),
+        }
+
+    @staticmethod
+    def _examples(instances: list[Instance], with_target: bool):
+        from recbench.interpreters.soft_prompt import PromptExample
+
+        return [
+            PromptExample(i.prompt, list(i.latents), " " + i.target if with_target else None)
+            for i in instances
+        ]
+
+    def fit(self, train: list[Instance], valid: list[Instance], progress: Progress = None) -> dict:
+        s = self.train_settings
+        history = self.model.fit(
+            self._examples(train, True),
+            self._examples(valid, True) if valid else None,
+            steps=s["steps"],
+            batch_size=s["batch_size"],
+            lr=s["lr"],
+            weight_decay=s["weight_decay"],
+            seed=self.ctx.seed,
+            warmup=s["warmup"],
+            progress=progress,
+        )
+        losses = history["train_loss"]
+        tail = losses[-20:] or [float("nan")]
+        return {
+            "steps": history["steps"],
+            "train_loss_first": round(losses[0], 4) if losses else None,
+            "train_loss_last": round(sum(tail) / len(tail), 4) if losses else None,
+            "valid_loss": None if history["valid_loss"] is None else round(history["valid_loss"], 4),
+            "seconds": round(history["seconds"], 1),
+            "train_examples": len(train),
+        }
+
+    def generate(
+        self, instances: list[Instance], *, max_new_tokens: int, stop: list[str], progress: Progress = None
+    ) -> list[str]:
+        return self.model.generate(
+            self._examples(instances, False),
+            max_new_tokens=max_new_tokens,
+            stop=stop,
+            batch_size=self.gen_batch_size,
+            progress=progress,
+        )
+
+    def save(self, folder: Path) -> None:
+        self.model.save(folder)
+
+    def load(self, folder: Path) -> None:
+        self.model.load(folder)

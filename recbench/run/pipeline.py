@@ -1,0 +1,292 @@
+"""``evaluate()``: dataset → recommender → instances → interpreter → generations → scores → run folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import random
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from recbench import __version__, progress, registry
+from recbench.cache import atomic_dir, cache_dir, find_entry, stable_hash
+from recbench.data import load_dataset, make_windows, split_windows_by_user
+from recbench.data.splits import window_card
+from recbench.errors import ConfigError
+from recbench.gencache import GenerationCache, generation_key, latent_hash
+from recbench.interpreters.base import InterpreterContext
+from recbench.metrics.base import MetricContext, Sample
+from recbench.recommenders.train import train_recommender
+from recbench.results import SCHEMA_VERSION, RunSamples, summarise_task, write_run
+from recbench.run.config import RunConfig, resolve_config
+from recbench.run.latents import attach_latents, recommender_top1, shuffled
+from recbench.tasks import build_instances, load_task
+
+RESULTS_ROOT = Path("runs")
+
+
+def evaluate(
+    rec: str = "sasrec",
+    llm: str | None = None,
+    tasks: list[str] | tuple[str, ...] | None = None,
+    *,
+    profile: str = "fast",
+    out_dir: str | Path | None = None,
+    device: str = "cpu",
+    overwrite: bool = False,
+    command: str | None = None,
+    metrics_device: str | None = None,
+    **settings,
+) -> dict:
+    """Run the benchmark and return the results object (also written to ``<out_dir>/<run-id>/``).
+
+    ``settings`` are :class:`RunConfig` fields (``interpreter``, ``adapter``, ``window``, ``limit``,
+    ``steps``, ``seed`` …); ``profile`` supplies the defaults. Everything expensive is cached, so
+    calling again with the same arguments only re-reads the caches; ``overwrite`` recomputes all.
+    """
+    t_total = time.perf_counter()
+    cfg = resolve_config(profile, rec=rec, llm=llm, tasks=tuple(tasks) if tasks else None, **settings)
+    specs = [load_task(t) for t in cfg.tasks]  # bad task names or files fail before any work
+    interp_cls = registry.interpreters.get(cfg.interpreter)
+    registry.recommenders.get(cfg.rec)
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    data = load_dataset(cfg.dataset, cfg.data_dir)
+    splits = split_windows_by_user(make_windows(data, cfg.window), seed=cfg.seed)
+    card = {
+        **data.card(),
+        "data_dir": cfg.data_dir,
+        "windows": window_card(splits, cfg.window),
+        "split_seed": cfg.seed,
+    }
+    timings["data"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    trained = train_recommender(
+        data, cfg.rec, epochs=cfg.rec_epochs, seed=cfg.seed, device=device, overwrite=overwrite
+    )
+    timings["recommender"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    rng = random.Random(cfg.seed)
+    test_w = _sample(splits["test"], cfg.limit, rng)
+    train_w = _sample(splits["train"], cfg.train_limit, rng)
+    valid_w = _sample(splits["valid"], cfg.valid_limit, rng)
+    needs_top1 = any(s.name == "next_item" for s in specs)
+    top1 = recommender_top1(trained.model, test_w, cfg.window) if needs_top1 else {}
+    test = {s.name: build_instances(s, test_w, data, top1) for s in specs}
+    train = [i for s in specs for i in build_instances(s, train_w, data)]
+    valid = [i for s in specs for i in build_instances(s, valid_w, data)]
+    everything = train + valid + [i for insts in test.values() for i in insts]
+    attach_latents(trained.model, everything, cfg.window)
+    timings["latents"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    interpreter = interp_cls.from_config(cfg)
+    rec_dim = everything[0].latents[0].shape[-1]
+    interpreter.setup(InterpreterContext(data, rec_dim, cfg.window, device, cfg.seed))
+    training = _fit_or_load(interpreter, cfg, specs, trained.sha256, data.sha256, train, valid, overwrite)
+    timings["interpreter_fit"] = time.perf_counter() - t
+
+    interp_key = stable_hash({"interpreter": interpreter.identity(), "fit": training.get("key")}, 32)
+    cache = GenerationCache()
+    t = time.perf_counter()
+    outputs = {}
+    for spec in specs:
+        real = test[spec.name]
+        control = shuffled(real, cfg.seed) if interpreter.uses_latents else []
+        outputs[spec.name] = {
+            "real": (
+                real,
+                _generate(interpreter, interp_key, spec, real, cache, f"{spec.name} (real)", overwrite),
+            ),
+            "shuffled": (
+                control,
+                _generate(
+                    interpreter, interp_key, spec, control, cache, f"{spec.name} (shuffled)", overwrite
+                ),
+            ),
+        }
+    cache.close()
+    timings["generate"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    ctx = MetricContext(data.items, device=metrics_device or ("cuda" if device.startswith("cuda") else "cpu"))
+    samples = RunSamples()
+    task_blocks = {}
+    for spec in specs:
+        groups = {}
+        for condition, (insts, outs) in outputs[spec.name].items():
+            groups[condition] = [_sample_of(i, o) for i, o in zip(insts, outs, strict=True)]
+            for s in groups[condition]:
+                samples.add(condition, s)
+        block = summarise_task(groups["real"], groups["shuffled"], list(spec.metrics), ctx, seed=cfg.seed)
+        task_blocks[spec.name] = {
+            "version": spec.version,
+            "main_metric": spec.main_metric,
+            "generation": {"max_new_tokens": spec.max_new_tokens, "until": list(spec.until), "greedy": True},
+            **block,
+        }
+    timings["score"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t_total
+
+    run_id = cfg.run_id()
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command or _python_command(rec, llm, tasks, profile, settings),
+        "recbench": {"version": __version__, **_git_state()},
+        "dataset": card,
+        "recommender": trained.summary(),
+        "interpreter": {**interpreter.describe(), "identity": interp_key, "training": training},
+        "config": cfg.to_dict(),
+        "seeds": {
+            k: cfg.seed for k in ("split", "recommender", "interpreter", "control", "bootstrap", "sample")
+        },
+        "hardware": _hardware(device),
+        "timings": {k: round(v, 2) for k, v in timings.items()},
+        "tasks": task_blocks,
+    }
+    write_run(Path(out_dir or RESULTS_ROOT) / run_id, results, samples)
+    return results
+
+
+def _sample(windows: list, limit: int | None, rng: random.Random) -> list:
+    if limit is None or limit >= len(windows):
+        return list(windows)
+    return sorted(rng.sample(windows, limit), key=lambda w: (w.user, w.start))
+
+
+def _fit_or_load(
+    interpreter, cfg: RunConfig, specs, rec_sha: str, data_sha: str, train, valid, overwrite
+) -> dict:
+    """Fit a trainable interpreter, or load the identical fit from the cache / pretrained layer."""
+    if not interpreter.trainable:
+        interpreter.fit(train, valid)
+        return {"from_cache": False}
+    key = stable_hash(
+        {
+            "interpreter": interpreter.identity(),
+            "recommender_sha256": rec_sha,
+            "dataset_sha256": data_sha,
+            "tasks": [s.identity() for s in specs],
+            "window": cfg.window,
+            "train_limit": cfg.train_limit,
+            "valid_limit": cfg.valid_limit,
+            "seed": cfg.seed,
+        }
+    )
+    entry = f"{interpreter.name}-{key}"
+    found = None if overwrite else find_entry("interpreters", entry)
+    if found is not None:
+        interpreter.load(found)
+        info = _read_info(found)
+        return {**info, "key": key, "from_cache": True}
+    steps = getattr(interpreter, "train_settings", {}).get("steps", 0)
+    with progress.bar(f"train {interpreter.describe()['label']}", max(steps, 1)) as update:
+        info = interpreter.fit(
+            train, valid, progress=lambda done, total, loss: update(note=f"loss {loss:.3f}")
+        )
+    with atomic_dir(cache_dir() / "interpreters" / entry) as tmp:
+        interpreter.save(tmp)
+        import json
+
+        (tmp / "training.json").write_text(json.dumps(info, indent=2))
+    return {**info, "key": key, "from_cache": False}
+
+
+def _read_info(folder: Path) -> dict:
+    import json
+
+    path = folder / "training.json"
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ConfigError(f"{path}: cached training record is corrupted; run with --overwrite") from None
+
+
+def _generate(interpreter, interp_key, spec, instances, cache: GenerationCache, label: str, overwrite: bool):
+    """Outputs for ``instances`` in order, generating only what the cache lacks, saving batch by batch."""
+    if not instances:
+        return []
+    settings = {"max_new_tokens": spec.max_new_tokens, "until": list(spec.until)}
+    keys = [
+        generation_key(interp_key, settings, inst.prompt, latent_hash(inst.latents) if inst.latents else "")
+        for inst in instances
+    ]
+    if overwrite:
+        cache.delete(keys)
+    done = cache.get_many(keys)
+    todo = [i for i, k in enumerate(keys) if k not in done]
+    chunk = max(1, getattr(interpreter, "gen_batch_size", 16)) * 2
+    with progress.bar(f"generate {label}", len(instances)) as update:
+        update(advance=len(instances) - len(todo), note="cached" if not todo else "")
+        for s in range(0, len(todo), chunk):
+            idx = todo[s : s + chunk]
+            texts = interpreter.generate(
+                [instances[i] for i in idx], max_new_tokens=spec.max_new_tokens, stop=list(spec.until)
+            )
+            cache.put_many([(keys[i], text) for i, text in zip(idx, texts, strict=True)])
+            done.update({keys[i]: text for i, text in zip(idx, texts, strict=True)})
+            update(advance=len(idx))
+    return [done[k] for k in keys]
+
+
+def _sample_of(inst, output: str) -> Sample:
+    return Sample(
+        id=inst.id,
+        task=inst.task,
+        prompt=inst.prompt,
+        target=inst.target,
+        output=output,
+        target_items=list(inst.target_items),
+        rec_top1=inst.rec_top1,
+        target_genres=list(inst.target_genres),
+    )
+
+
+def _python_command(rec, llm, tasks, profile, settings) -> str:
+    args = {"rec": rec, "llm": llm, "tasks": tasks, "profile": profile, **settings}
+    return "recbench.evaluate(" + ", ".join(f"{k}={v!r}" for k, v in args.items() if v is not None) + ")"
+
+
+def _git_state() -> dict:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return {"git_commit": None, "git_dirty": None}
+    if commit.returncode != 0:
+        return {"git_commit": None, "git_dirty": None}
+    return {"git_commit": commit.stdout.strip(), "git_dirty": bool(status.stdout.strip())}
+
+
+def _hardware(device: str) -> dict:
+    gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") and torch.cuda.is_available() else None
+    return {
+        "device": device,
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def current_command() -> str:
+    """The command line as typed, for results.json."""
+    return "recbench " + shlex.join(sys.argv[1:])
