@@ -136,7 +136,7 @@ def _load_grouplens(folder: Path) -> SequenceData:
         if not title:
             raise DataError(f"{item_path}: line {line}: field 'movie title' is empty")
         flags = f[5:24]
-        genres = tuple(g for g, flag in zip(GROUPLENS_GENRES, flags) if flag.strip() == "1")
+        genres = tuple(g for g, flag in zip(GROUPLENS_GENRES, flags, strict=False) if flag.strip() == "1")
         year = parse_year(f[2][-4:] if f[2].strip() else "", title)
         items[raw] = Item(raw, display_title(title, year), genres, year)
     files = {p.name: sha256_file(p) for p in (data_path, item_path)}

@@ -62,7 +62,7 @@ def make_windows(data: SequenceData, length: int = 10, stride: int | None = None
     if stride < 1:
         raise ConfigError(f"window stride must be at least 1, got {stride}")
     windows = []
-    for user, seq in zip(data.users, data.sequences):
+    for user, seq in zip(data.users, data.sequences, strict=False):
         for start in range(0, len(seq) - length, stride):
             windows.append(Window(user, start, tuple(seq[start : start + length]), seq[start + length]))
     if not windows:

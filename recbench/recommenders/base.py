@@ -103,7 +103,7 @@ class SequentialRecommender(nn.Module):
         best, best_state, bad_epochs, losses = -1.0, None, 0, []
         start = time.perf_counter()
         with progress.bar(f"train {self.name}", cfg.epochs) as update:
-            for epoch in range(cfg.epochs):
+            for _epoch in range(cfg.epochs):
                 self.train()
                 order = torch.randperm(len(inputs), generator=generator)
                 total, count = 0.0, 0

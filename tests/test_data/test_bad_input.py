@@ -91,6 +91,8 @@ def test_csv_needs_data_dir():
 
 def test_recbole_missing_column(tmp_path):
     (tmp_path / "ml-100k.inter").write_text("user_id:token\titem_id:token\trating:float\n1\t1\t5\n")
-    (tmp_path / "ml-100k.item").write_text("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n")
+    (tmp_path / "ml-100k.item").write_text(
+        "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
+    )
     with pytest.raises(DataError, match=r"ml-100k\.inter: missing column 'timestamp'"):
         load_dataset("ml-100k", tmp_path)

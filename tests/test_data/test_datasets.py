@@ -10,7 +10,6 @@ from recbench.data import leave_one_out, load_dataset, make_windows, split_windo
 from recbench.data.base import display_title, parse_year
 from recbench.data.splits import dataset_card
 from recbench.errors import DataError, UnknownNameError
-from tests.conftest import TINY
 
 
 def test_tiny_csv_loads_titles_genres_and_years(tiny_data):
@@ -89,9 +88,12 @@ def test_real_ml100k_from_recbole_wheel():
     assert data.items[1411].year == 1995  # its year field is "V"; recovered from the title
     assert all(len(s) >= 20 for s in data.sequences)
     card = dataset_card(data, window=10, seed=0)
-    assert card["windows"]["train"]["users"] + card["windows"]["test"]["users"] + card["windows"][
-        "valid"
-    ]["users"] == 943
+    assert (
+        card["windows"]["train"]["users"]
+        + card["windows"]["test"]["users"]
+        + card["windows"]["valid"]["users"]
+        == 943
+    )
 
 
 def test_grouplens_folder_layout(tmp_path):
