@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from recbench import __version__, progress
-from recbench.cli import card, ls, train_rec
+from recbench.cli import card, leaderboard, ls, run, train_rec
 
 app = typer.Typer(
     name="recbench",
@@ -35,6 +35,8 @@ def _root(
 ls.register(app)
 train_rec.register(app)
 card.register(app)
+app.add_typer(leaderboard.app)
+run.register(app)
 
 
 def main() -> None:

@@ -69,6 +69,9 @@ class LLMInterpreter(Interpreter):
         super().setup(ctx)
         self.llm = load_llm(self.llm_name, ctx.device)
         cls = registry.adapters.get(self.adapter_name)
+        import torch
+
+        torch.manual_seed(ctx.seed)  # the adapter's initial weights belong to the run's seed
         adapter = cls(ctx.rec_dim, self.llm.hidden_size, ctx.window, **self.adapter_options)
         self.model = SoftPromptModel(self.llm, adapter, lora=self.lora, chat_template=self.chat_template)
 

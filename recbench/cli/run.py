@@ -1,0 +1,116 @@
+"""``recbench run``: the whole benchmark for one recommender × interpreter; ``recbench score``: re-score a run."""
+
+from __future__ import annotations
+
+import typer
+
+from recbench.cli.common import out_console, user_errors
+from recbench.cli.tables import scores_table
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    @user_errors
+    def run(
+        rec: str = typer.Option("sasrec", "--rec", help="Recommender (see `recbench ls recommenders`)."),
+        llm: str = typer.Option(None, "--llm", help="LLM name, hub id or path [smollm2-135m]."),
+        tasks: list[str] = typer.Option(None, "--tasks", "-t", help="Tasks, comma separated [all four]."),
+        interpreter: str = typer.Option(None, "--interpreter", help="Interpreter: llm or a baseline [llm]."),
+        adapter: str = typer.Option(None, "--adapter", help="Adapter (see `recbench ls adapters`)."),
+        lora: bool = typer.Option(False, "--lora", help="Also train LoRA (r=8 on q_proj, v_proj)."),
+        profile: str = typer.Option("fast", "--profile", help="fast (CPU budget) or paper (RecInterpreter)."),
+        dataset: str = typer.Option(None, "--dataset", help="Dataset [ml-100k]."),
+        data_dir: str = typer.Option(None, "--data-dir", help="Read the dataset from this folder."),
+        window: int = typer.Option(None, "--window", help="Items per window."),
+        limit: int = typer.Option(None, "--limit", help="Test instances per task."),
+        steps: int = typer.Option(None, "--steps", help="Adapter training steps."),
+        batch_size: int = typer.Option(None, "--batch-size", help="Adapter training batch size."),
+        lr: float = typer.Option(None, "--lr", help="Adapter learning rate."),
+        seed: int = typer.Option(None, "--seed"),
+        device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
+        threads: int = typer.Option(None, "--threads", help="torch CPU threads."),
+        out: str = typer.Option("runs", "--out", help="Folder for run folders."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Recompute everything, ignoring caches."),
+    ) -> None:
+        """Train (or load) recommender and interpreter, run the tasks, score them, write runs/<run-id>/."""
+        import torch
+
+        from recbench.recommenders.train import resolve_device
+        from recbench.run import evaluate
+        from recbench.run.pipeline import current_command
+
+        if threads:
+            torch.set_num_threads(threads)
+        device = resolve_device(device)
+        results = evaluate(
+            rec,
+            llm,
+            _split(tasks),
+            profile=profile,
+            out_dir=out,
+            device=device,
+            overwrite=overwrite,
+            command=current_command(),
+            interpreter=interpreter,
+            adapter=adapter,
+            lora={"r": 8, "alpha": 16, "dropout": 0.0} if lora else None,
+            dataset=dataset,
+            data_dir=data_dir,
+            window=window,
+            limit=limit,
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+        )
+        rec_m = results["recommender"]["test"]
+        out_console.print(
+            f"recommender {results['recommender']['name']}: HR@10 {rec_m['hr@10']:.4f}, NDCG@10 {rec_m['ndcg@10']:.4f}"
+        )
+        label = results["interpreter"]["label"]
+        out_console.print(scores_table(results["tasks"], f"{label} on {results['dataset']['name']}"))
+        timings = ", ".join(f"{k} {v:.1f}s" for k, v in results["timings"].items())
+        out_console.print(f"wall time: {timings}")
+        out_console.print(f"results: {out}/{results['run_id']}/results.json")
+
+    @app.command("score")
+    @user_errors
+    def score(
+        run_dir: str = typer.Argument(..., help="A run folder (holding results.json and samples.jsonl)."),
+        write: bool = typer.Option(False, "--write", help="Write the recomputed scores into results.json."),
+    ) -> None:
+        """Re-score a run's saved samples (no model is loaded) and compare with its results.json."""
+        import json
+        from pathlib import Path
+
+        from recbench.cache import atomic_write_text
+        from recbench.results import rescore_run
+
+        claimed, recomputed = rescore_run(Path(run_dir))
+        for task, block in recomputed.items():
+            block["main_metric"] = claimed["tasks"][task].get("main_metric")
+        out_console.print(scores_table(recomputed, f"re-scored {claimed['run_id']}"))
+        differ = [
+            f"{task}.{metric}"
+            for task, block in recomputed.items()
+            for metric, s in block["metrics"].items()
+            if abs(s["value"] - claimed["tasks"][task]["metrics"].get(metric, {}).get("value", float("nan")))
+            > 1e-6
+        ]
+        if write:
+            for task, block in recomputed.items():
+                claimed["tasks"][task].update(block)
+            atomic_write_text(
+                Path(run_dir) / "results.json", json.dumps(claimed, indent=2, ensure_ascii=False) + "\n"
+            )
+            out_console.print("results.json updated")
+        elif differ:
+            out_console.print(f"[yellow]differs from results.json:[/] {', '.join(differ)}")
+        else:
+            out_console.print("[green]matches results.json[/]")
