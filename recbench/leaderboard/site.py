@@ -1,0 +1,313 @@
+"""``recbench leaderboard build``: render the submissions into a static site that works from ``file://``.
+
+One table per dataset x task (x task version), one page per run. Jinja2 autoescaping is on for every
+template, so every field of a submission is rendered as text; links are relative; the only script is
+the inline column sorter; nothing is fetched from the network. The same submissions always give the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+from recbench.cache import atomic_dir
+from recbench.errors import ConfigError
+from recbench.leaderboard.chart import bar_chart
+from recbench.leaderboard.names import interpreter_slug, slugify
+from recbench.leaderboard.schema import check_schema, non_finite
+from recbench.leaderboard.validate import find_run_folders
+from recbench.results.io import RESULTS, load_results, read_samples
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "leaderboard" / "templates"
+SAMPLES_PER_TASK = 20
+NONE = "—"
+
+
+@dataclass
+class Submission:
+    """One run on the site: where it was read from, its results.json and its page (site-relative)."""
+
+    folder: Path
+    results: dict
+
+    @property
+    def run_id(self) -> str:
+        return self.results["run_id"]
+
+    @property
+    def page(self) -> str:
+        return f"runs/{quote(self.run_id)}.html"
+
+    @property
+    def label(self) -> str:
+        return self.results["interpreter"]["label"]
+
+    @property
+    def baseline(self) -> bool:
+        return self.results["interpreter"]["kind"] == "baseline"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build wrote: the index, and how many runs, tables and run pages."""
+
+    index: Path
+    runs: int
+    tables: int
+    pages: int
+
+
+def load_submissions(root: Path) -> list[Submission]:
+    """Every run under ``root`` in a stable order; one that fails the schema check is a ConfigError.
+
+    The build does not re-score (``recbench leaderboard validate`` does): it only needs the structure.
+    """
+    if not Path(root).is_dir():
+        raise ConfigError(f"{root}: no submissions folder here")
+    subs: dict[str, Submission] = {}
+    for folder in find_run_folders([root]):
+        results = load_results(folder)
+        problems = non_finite(results) + check_schema(results)
+        if problems:
+            raise ConfigError(f"{folder / RESULTS}: {problems[0]} (run `recbench leaderboard validate`)")
+        try:
+            interpreter_slug(results)  # a label that names no folder cannot have been submitted
+        except ConfigError as exc:
+            raise ConfigError(f"{folder / RESULTS}: {exc}") from None
+        run_id = results["run_id"]
+        if run_id in subs:
+            raise ConfigError(f"run id {run_id!r} is submitted twice: {subs[run_id].folder} and {folder}")
+        subs[run_id] = Submission(folder, results)
+    return [subs[k] for k in sorted(subs)]
+
+
+def num(value: float) -> str:
+    """A metric value as shown: three decimals."""
+    return f"{value:.3f}"
+
+
+def signed(value: float) -> str:
+    """A gap as shown: three decimals with its sign."""
+    return f"{value:+.3f}"
+
+
+def _cell(score: dict | None) -> dict | None:
+    if score is None:
+        return None
+    return {
+        "text": num(score["value"]),
+        "interval": f"[{num(score['low'])}, {num(score['high'])}]",
+        "sort": repr(float(score["value"])),
+        "title": f"mean over n={score['n']}; 95% interval {num(score['low'])} to {num(score['high'])}",
+    }
+
+
+def _gap_cell(block: dict, metric: str, baseline: bool) -> dict | None:
+    gap = block.get("gap", {}).get(metric)
+    control = block.get("controls", {}).get("shuffled", {}).get(metric)
+    if baseline or gap is None:
+        return None
+    title = f"real minus shuffled {metric}"
+    if control is not None:
+        title += f"; shuffled: {num(control['value'])} [{num(control['low'])}, {num(control['high'])}]"
+    return {"text": signed(gap), "sort": repr(float(gap)), "title": title}
+
+
+def _row(sub: Submission, block: dict, metrics: list[str], main: str) -> dict:
+    interp, rec = sub.results["interpreter"], sub.results["recommender"]
+    return {
+        "label": sub.label,
+        "baseline": sub.baseline,
+        "run_id": sub.run_id,
+        "page": sub.page,
+        "llm": interp.get("llm") or NONE,
+        "adapter": interp.get("adapter") or NONE,
+        "recommender": rec["name"],
+        "rec_hr10": num(rec["test"]["hr@10"]),
+        "cells": [_cell(block["metrics"].get(m)) for m in metrics],
+        "gap": _gap_cell(block, main, sub.baseline),
+        "main": block["metrics"][main],
+    }
+
+
+def _vlh(score: dict) -> tuple[float, float, float]:
+    return score["value"], score["low"], score["high"]
+
+
+def index_tables(subs: list[Submission]) -> list[dict]:
+    """One table per (dataset, dataset sha256, task, task version), rows best-first on the main metric."""
+    groups: dict[tuple, list[tuple[Submission, dict]]] = {}
+    for sub in subs:
+        card = sub.results["dataset"]
+        for task, block in sub.results["tasks"].items():
+            key = (card["name"], card["sha256"], task, block["version"])
+            groups.setdefault(key, []).append((sub, block))
+    tables = []
+    for (dataset, sha, task, version), members in sorted(groups.items()):
+        main = members[0][1]["main_metric"]
+        members.sort(
+            key=lambda m: (-m[1]["metrics"].get(main, {"value": float("-inf")})["value"], m[0].run_id)
+        )
+        metrics = [main] + sorted({name for _, block in members for name in block["metrics"]} - {main})
+        rows = [_row(sub, block, metrics, main) for sub, block in members if main in block["metrics"]]
+        chart_rows = [
+            (r["label"] + (" (baseline)" if r["baseline"] else ""), *_vlh(r["main"]), r["baseline"])
+            for r in rows
+        ]
+        tables.append(
+            {
+                "id": "t-" + slugify(f"{dataset}-{sha[:8]}-{task}-v{version}"),
+                "dataset": dataset,
+                "sha": sha,
+                "task": task,
+                "version": version,
+                "main": main,
+                "metrics": metrics,
+                "rows": rows,
+                "chart": bar_chart(main, chart_rows),
+            }
+        )
+    return tables
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def provenance(results: dict) -> list[tuple[str, str]]:
+    """(what, value) pairs for a run page: code, data, recommender, hardware, timings, seeds."""
+    rb, card, rec = results["recbench"], results["dataset"], results["recommender"]
+    commit = rb.get("git_commit") or "unknown"
+    if rb.get("git_dirty"):
+        commit += " (uncommitted changes)"
+    pairs = [
+        ("created", results["created"]),
+        ("recbench version", rb["version"]),
+        ("recbench git commit", commit),
+        (
+            "dataset",
+            f"{card['name']}: {card['users']} users, {card['items']} items, "
+            f"{card['interactions']} interactions",
+        ),
+        ("dataset sha256", card["sha256"]),
+        ("recommender", rec["name"]),
+        ("recommender checkpoint sha256", rec.get("checkpoint_sha256") or "unknown"),
+        ("recommender test HR@10", num(rec["test"]["hr@10"])),
+    ]
+    if isinstance(rec["test"].get("ndcg@10"), (int, float)):
+        pairs.append(("recommender test NDCG@10", num(rec["test"]["ndcg@10"])))
+    pairs += [(f"hardware: {k}", _text(v)) for k, v in results["hardware"].items()]
+    pairs += [(f"time: {k}", NONE if v is None else f"{v:.1f} s") for k, v in results["timings"].items()]
+    pairs += [(f"seed: {k}", str(v)) for k, v in results["seeds"].items()]
+    return pairs
+
+
+def run_page(sub: Submission) -> dict:
+    """Template context of one run's page: scores per task, samples beside targets, provenance."""
+    samples = read_samples(sub.folder).by_task
+    tasks = []
+    for task, block in sub.results["tasks"].items():
+        control = block.get("controls", {}).get("shuffled", {})
+        real = samples.get(task, {}).get("real", [])
+        main = block["main_metric"]
+        tasks.append(
+            {
+                "name": task,
+                "version": block["version"],
+                "n": block["n"],
+                "main": main,
+                "metrics": [
+                    {
+                        "name": name,
+                        "cell": _cell(score),
+                        "control": _cell(control.get(name)),
+                        "gap": signed(block["gap"][name]) if name in block.get("gap", {}) else NONE,
+                    }
+                    for name, score in block["metrics"].items()
+                ],
+                "samples": [
+                    {
+                        "id": s.id,
+                        "prompt": s.prompt,
+                        "target": s.target,
+                        "output": s.output,
+                        "score": num(s.scores[main]) if main in s.scores else NONE,
+                    }
+                    for s in real[:SAMPLES_PER_TASK]
+                ],
+                "total": len(real),
+            }
+        )
+    interp = sub.results["interpreter"]
+    return {
+        "sub": sub,
+        "interp": interp,
+        "command": sub.results["command"],
+        "tasks": tasks,
+        "provenance": provenance(sub.results),
+        "config": json.dumps(
+            {"run": sub.results["config"], "interpreter": interp.get("config", {})},
+            indent=2,
+            sort_keys=True,
+            ensure_ascii=False,
+        ),
+    }
+
+
+def environment(templates: Path) -> jinja2.Environment:
+    """Jinja2 with autoescaping on for every template and undefined names an error."""
+    if not (templates / "index.html.j2").is_file():
+        raise ConfigError(f"{templates}: no leaderboard templates here (index.html.j2 is missing)")
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def script_globals(templates: Path) -> dict:
+    """The sorter script (our own file, inserted unescaped) and its CSP hash, so no other script runs."""
+    source = (templates / "sort.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode()
+    return {"sort_js": Markup(source), "script_hash": f"sha256-{digest}"}
+
+
+def _safe_to_replace(out: Path) -> bool:
+    return not out.exists() or (out.is_dir() and (not any(out.iterdir()) or (out / "index.html").is_file()))
+
+
+def build_site(submissions: Path, out: Path, templates: Path | None = None) -> BuildReport:
+    """Render every submission under ``submissions`` into ``out`` (replaced whole, atomically).
+
+    ``out`` must be missing, empty or a previous build (it holds index.html): anything else is refused
+    rather than deleted.
+    """
+    out = Path(out)
+    if not _safe_to_replace(out):
+        raise ConfigError(
+            f"{out}: exists and is not a leaderboard site (no index.html); refusing to replace it"
+        )
+    templates = Path(templates) if templates else TEMPLATES
+    env = environment(templates)
+    env.globals.update(script_globals(templates))
+    subs = load_submissions(Path(submissions))
+    tables = index_tables(subs)
+    index_html = env.get_template("index.html.j2").render(tables=tables, runs=len(subs), root="")
+    run_template = env.get_template("run.html.j2")
+    with atomic_dir(out) as tmp:
+        tmp.chmod(0o755)  # mkdtemp makes it private; a site is for reading
+        (tmp / "index.html").write_text(index_html, encoding="utf-8")
+        (tmp / "runs").mkdir()
+        for sub in subs:
+            html = run_template.render(**run_page(sub), root="../")
+            (tmp / "runs" / f"{sub.run_id}.html").write_text(html, encoding="utf-8")
+    return BuildReport(out / "index.html", len(subs), len(tables), len(subs))

@@ -1,0 +1,106 @@
+"""The built site in a real headless Chromium from file://: sorting works, no errors, no network.
+
+Chromium is driven over the DevTools protocol on a pipe (tests/test_leaderboard/cdp.py, stdlib only).
+Skipped when /usr/bin/chromium is missing, except on CI (``CI`` set), where that is a failure: install
+it with ``scripts/install-browser.sh``. Set ``RECBENCH_SCREENSHOT=/some/file.png`` to keep a screenshot.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from recbench.leaderboard.site import build_site
+from tests.test_leaderboard.cdp import Browser
+
+CHROMIUM = os.environ.get("RECBENCH_CHROMIUM", "/usr/bin/chromium")
+WIDTH, HEIGHT = 1280, 1400
+
+
+@pytest.fixture
+def chromium() -> str:
+    if not Path(CHROMIUM).is_file():
+        message = f"{CHROMIUM} is not installed (scripts/install-browser.sh installs Debian's chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run the browser test")
+        pytest.skip(f"{message}; CI runs this test")
+    return CHROMIUM
+
+
+@pytest.fixture
+def site(tmp_path, submissions, make) -> Path:
+    make(submissions / "script-alert-1-script" / "run-xss", "run-xss", label="<script>alert(1)</script>", n=8)
+    return build_site(submissions, tmp_path / "site").index
+
+
+ROWS_JS = """Array.from(document.querySelectorAll("table.sortable")[0].tBodies[0].rows,
+  r => [r.cells[0].getAttribute("data-sort"), parseFloat(r.cells[%d].getAttribute("data-sort"))])"""
+HEADER_JS = """(() => { const th = document.querySelectorAll("table.sortable")[0].tHead.rows[0].cells[%d];
+  th.scrollIntoView({block: "center"}); const r = th.getBoundingClientRect();
+  return {x: r.x + r.width / 2, y: r.y + r.height / 2, text: th.textContent}; })()"""
+
+
+def test_site_sorts_on_click_with_no_errors_and_no_network(chromium, site, tmp_path):
+    with Browser(chromium, tmp_path / "profile") as browser:
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            browser.page(f"{domain}.enable")
+        browser.page(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=HEIGHT,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        browser.page("Page.navigate", url=site.as_uri())
+        browser.wait_for("Page.loadEventFired")
+
+        shot = base64.b64decode(browser.page("Page.captureScreenshot", format="png")["data"])
+        (tmp_path / "leaderboard.png").write_bytes(shot)
+        if os.environ.get("RECBENCH_SCREENSHOT"):
+            shutil.copyfile(tmp_path / "leaderboard.png", os.environ["RECBENCH_SCREENSHOT"])
+        assert shot.startswith(b"\x89PNG") and len(shot) > 10_000
+
+        column = 4  # the first metric column: the main metric, rows best-first when built
+        before = browser.evaluate(ROWS_JS % column)
+        assert [v for _, v in before] == sorted((v for _, v in before), reverse=True)
+        header = browser.evaluate(HEADER_JS % column)
+        assert header["text"] == "rougeL"  # description's main metric; its table comes first
+        browser.click(header["x"], header["y"])
+        after = browser.evaluate(ROWS_JS % column)
+        assert after != before
+        assert after == sorted(before, key=lambda row: row[1])  # ascending, ties keep their order
+        assert (
+            browser.evaluate('document.querySelectorAll("[aria-sort]")[0].getAttribute("aria-sort")')
+            == "ascending"
+        )
+
+        label = browser.evaluate(HEADER_JS % 0)
+        browser.click(label["x"], label["y"])
+        labels = [name for name, _ in browser.evaluate(ROWS_JS % column)]
+        assert labels == sorted(labels, key=str.lower)
+
+        # every run page loads without errors too
+        browser.page("Page.navigate", url=(site.parent / "runs" / "run-xss.html").as_uri())
+        browser.wait_for("Page.loadEventFired")
+        assert browser.evaluate("document.querySelector('h1').textContent").startswith(
+            "<script>alert(1)</script>"
+        )
+
+    events = browser.events
+    errors = [
+        e
+        for e in events
+        if e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert")
+    ]
+    errors += [e for e in events if e["method"] == "Runtime.exceptionThrown"]
+    errors += [
+        e for e in events if e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
+    ]
+    errors += [e for e in events if e["method"] == "Page.javascriptDialogOpening"]  # alert(1) ran
+    assert errors == []
+    urls = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    assert urls and all(url.startswith("file://") for url in urls), urls
