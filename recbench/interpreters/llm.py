@@ -29,6 +29,7 @@ class LLMInterpreter(Interpreter):
         weight_decay: float = 1e-6,
         warmup: int = 10,
         gen_batch_size: int = 16,
+        align_steps: int = 0,
     ):
         registry.adapters.entry(adapter)  # unknown adapter names fail before any model loads
         self.llm_name = llm
@@ -43,6 +44,7 @@ class LLMInterpreter(Interpreter):
             "weight_decay": weight_decay,
             "warmup": warmup,
         }
+        self.train_settings["align_steps"] = align_steps
         self.gen_batch_size = gen_batch_size
         self.model = None
 
@@ -108,7 +110,13 @@ class LLMInterpreter(Interpreter):
         ]
 
     def fit(self, train: list[Instance], valid: list[Instance], progress: Progress = None) -> dict:
+        from recbench.interpreters.align import align_adapter, alignment_pairs
+
         s = self.train_settings
+        latents, token_ids = alignment_pairs(train, self.llm.tokenizer, self.ctx.data.title)
+        aligned = align_adapter(
+            self.model.adapter, self.model.embed.weight, latents, token_ids, steps=s["align_steps"], seed=self.ctx.seed
+        )
         history = self.model.fit(
             self._examples(train, True),
             self._examples(valid, True) if valid else None,
@@ -123,6 +131,7 @@ class LLMInterpreter(Interpreter):
         losses = history["train_loss"]
         tail = losses[-20:] or [float("nan")]
         return {
+            **aligned,
             "steps": history["steps"],
             "train_loss_first": round(losses[0], 4) if losses else None,
             "train_loss_last": round(sum(tail) / len(tail), 4) if losses else None,

@@ -22,8 +22,9 @@ class RunConfig:
     rec_epochs: int | None = None
     interpreter: str = "llm"
     llm: str = "smollm2-135m"
-    adapter: str = "per_position"
-    adapter_options: dict = field(default_factory=dict)
+    adapter: str = "mlp"
+    adapter_options: dict = field(default_factory=lambda: {"hidden": 1024})
+    align_steps: int = 1500  # adapter-only warm start before end-to-end training (recbench/interpreters/align.py)
     lora: dict | None = None
     chat_template: bool = False
     tasks: tuple[str, ...] = DEFAULT_TASKS
@@ -63,6 +64,8 @@ PROFILES: dict[str, dict] = {
     "paper": {
         "window": 10,
         "adapter": "paper",
+        "adapter_options": {},
+        "align_steps": 0,
         "lr": 1e-3,
         "weight_decay": 1e-6,
         "batch_size": 16,
