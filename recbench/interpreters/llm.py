@@ -62,6 +62,7 @@ class LLMInterpreter(Interpreter):
             weight_decay=cfg.weight_decay,
             warmup=cfg.warmup,
             gen_batch_size=cfg.gen_batch_size,
+            align_steps=cfg.align_steps,
         )
 
     def setup(self, ctx: InterpreterContext) -> None:
