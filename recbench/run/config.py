@@ -24,7 +24,9 @@ class RunConfig:
     llm: str = "smollm2-135m"
     adapter: str = "mlp"
     adapter_options: dict = field(default_factory=lambda: {"hidden": 1024})
-    align_steps: int = 1500  # adapter-only warm start before end-to-end training (recbench/interpreters/align.py)
+    align_steps: int = (
+        1500  # adapter-only warm start before end-to-end training (recbench/interpreters/align.py)
+    )
     lora: dict | None = None
     chat_template: bool = False
     tasks: tuple[str, ...] = DEFAULT_TASKS
@@ -32,7 +34,7 @@ class RunConfig:
     limit: int | None = 100  # test instances per task (seeded sample); None = all
     train_limit: int | None = None  # training windows (seeded sample); None = all
     valid_limit: int = 32  # valid instances per task, for the valid loss
-    steps: int = 300
+    steps: int = 400
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 1e-6
