@@ -1,19 +1,29 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Each sets up .venv first.
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench leaderboard clean
 
 install:
 	bash scripts/install.sh
 
+# SmolLM2-135M + SASRec + ML-100K on all four tasks (fast profile, about 5-15 minutes on a 2-core CPU).
 demo: install
-	.venv/bin/recbench train-rec --rec sasrec --dataset ml-100k
+	.venv/bin/recbench run --rec sasrec --llm smollm2-135m
 
 test: install
-	.venv/bin/ruff check recbench tests
+	bash scripts/install-browser.sh
+	.venv/bin/ruff check recbench tests bench baselines
+	.venv/bin/recbench --quiet leaderboard validate
 	.venv/bin/pytest -q
 
 lint: install
-	.venv/bin/ruff check recbench tests
-	.venv/bin/ruff format --check recbench tests
+	.venv/bin/ruff check recbench tests bench baselines
+	.venv/bin/ruff format --check recbench tests bench baselines
+
+bench: install
+	for script in bench/*.py; do echo "== $$script"; .venv/bin/python $$script || exit 1; done
+
+leaderboard: install
+	.venv/bin/recbench leaderboard validate
+	.venv/bin/recbench leaderboard build
 
 clean:
 	rm -rf .venv runs leaderboard/site .pytest_cache
