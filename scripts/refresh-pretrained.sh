@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${CACHE:-$(mktemp -d)}
 CMD=(.venv/bin/recbench run --rec sasrec --llm smollm2-135m --out "$CACHE/runs")
-RECBENCH_CACHE="$CACHE" RECBENCH_PRETRAINED=/nonexistent "${CMD[@]}" "$@"
+# SKIP_RUN=1 with CACHE=<folder> packages a cache that this command already filled (same command).
+if [ -z "${SKIP_RUN:-}" ]; then
+  RECBENCH_CACHE="$CACHE" RECBENCH_PRETRAINED=/nonexistent "${CMD[@]}" "$@"
+fi
 rm -rf pretrained/recommenders pretrained/interpreters
 mkdir -p pretrained
 cp -r "$CACHE/recommenders" "$CACHE/interpreters" pretrained/

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from recbench import __version__, progress
-from recbench.cli import card, leaderboard, ls, run, train_rec
+from recbench.cli import card, leaderboard, lm_eval, ls, run, train_rec
 
 app = typer.Typer(
     name="recbench",
@@ -36,6 +36,7 @@ ls.register(app)
 train_rec.register(app)
 card.register(app)
 app.add_typer(leaderboard.app)
+app.add_typer(lm_eval.app)
 run.register(app)
 
 

@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
         threads: int = typer.Option(None, "--threads", help="torch CPU threads."),
         out: str = typer.Option("runs", "--out", help="Folder for run folders."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Recompute everything, ignoring caches."),
+        num_processes: int = typer.Option(
+            1, "--num-processes", help="Generate data-parallel in N local processes (same results)."
+        ),
     ) -> None:
         """Train (or load) recommender and interpreter, run the tasks, score them, write runs/<run-id>/."""
         import torch
@@ -68,7 +71,10 @@ def register(app: typer.Typer) -> None:
             batch_size=batch_size,
             lr=lr,
             seed=seed,
+            num_processes=num_processes,
         )
+        if results is None:  # a rank other than 0 under accelerate launch / torchrun: rank 0 reports
+            return
         rec_m = results["recommender"]["test"]
         out_console.print(
             f"recommender {results['recommender']['name']}: HR@10 {rec_m['hr@10']:.4f}, NDCG@10 {rec_m['ndcg@10']:.4f}"

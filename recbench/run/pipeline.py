@@ -26,6 +26,17 @@ from recbench.recommenders.train import train_recommender
 from recbench.results import SCHEMA_VERSION, RunSamples, summarise_task, write_run
 from recbench.run.config import RunConfig, resolve_config
 from recbench.run.latents import attach_latents, recommender_top1, shuffled
+from recbench.run.parallel import (
+    Unit,
+    assign,
+    check_num_processes,
+    chunk_size,
+    count_units,
+    current_ranks,
+    launch,
+    rank_device,
+    too_many_processes,
+)
 from recbench.tasks import build_instances, load_task
 
 RESULTS_ROOT = Path("runs")
@@ -42,19 +53,31 @@ def evaluate(
     overwrite: bool = False,
     command: str | None = None,
     metrics_device: str | None = None,
+    num_processes: int = 1,
     **settings,
-) -> dict:
+) -> dict | None:
     """Run the benchmark and return the results object (also written to ``<out_dir>/<run-id>/``).
 
     ``settings`` are :class:`RunConfig` fields (``interpreter``, ``adapter``, ``window``, ``limit``,
     ``steps``, ``seed`` …); ``profile`` supplies the defaults. Everything expensive is cached, so
     calling again with the same arguments only re-reads the caches; ``overwrite`` recomputes all.
+
+    ``num_processes > 1`` generates data-parallel in that many local processes (see
+    :mod:`recbench.run.parallel`), with the same results. Under ``accelerate launch`` / ``torchrun``
+    every rank calls this; rank 0 returns the results and the other ranks ``None``.
     """
+    check_num_processes(num_processes)
+    if num_processes > 1:
+        kwargs = dict(rec=rec, llm=llm, tasks=list(tasks) if tasks else None, profile=profile, out_dir=str(out_dir) if out_dir else None,
+                      device=device, overwrite=overwrite, command=command, metrics_device=metrics_device, **settings)  # fmt: skip
+        return launch(num_processes, kwargs)
     t_total = time.perf_counter()
     cfg = resolve_config(profile, rec=rec, llm=llm, tasks=tuple(tasks) if tasks else None, **settings)
     specs = [load_task(t) for t in cfg.tasks]  # bad task names or files fail before any work
     interp_cls = registry.interpreters.get(cfg.interpreter)
     registry.recommenders.get(cfg.rec)
+    ranks = current_ranks(device)  # rank 0 of 1 unless launched data-parallel
+    device = rank_device(device, ranks)
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
@@ -69,9 +92,15 @@ def evaluate(
     timings["data"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    trained = train_recommender(
-        data, cfg.rec, epochs=cfg.rec_epochs, seed=cfg.seed, device=device, overwrite=overwrite
-    )
+    with ranks.main_first():  # rank 0 trains (or loads); the other ranks then load its cache entry
+        trained = train_recommender(
+            data,
+            cfg.rec,
+            epochs=cfg.rec_epochs,
+            seed=cfg.seed,
+            device=device,
+            overwrite=overwrite and ranks.is_main,
+        )
     timings["recommender"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -91,29 +120,34 @@ def evaluate(
     t = time.perf_counter()
     interpreter = interp_cls.from_config(cfg)
     rec_dim = everything[0].latents[0].shape[-1]
-    interpreter.setup(InterpreterContext(data, rec_dim, cfg.window, device, cfg.seed))
-    training = _fit_or_load(interpreter, cfg, specs, trained.sha256, data.sha256, train, valid, overwrite)
+    with ranks.main_first():  # LLM conversion and training stay single-process: see recbench/run/parallel.py
+        interpreter.setup(InterpreterContext(data, rec_dim, cfg.window, device, cfg.seed))
+        training = _fit_or_load(
+            interpreter, cfg, specs, trained.sha256, data.sha256, train, valid, overwrite and ranks.is_main
+        )
     timings["interpreter_fit"] = time.perf_counter() - t
 
     interp_key = stable_hash({"interpreter": interpreter.identity(), "fit": training.get("key")}, 32)
     cache = GenerationCache()
     t = time.perf_counter()
-    outputs = {}
+    jobs = []  # (task, condition, instances)
     for spec in specs:
         real = test[spec.name]
         control = shuffled(real, cfg.seed) if interpreter.uses_latents else []
-        outputs[spec.name] = {
-            "real": (
-                real,
-                _generate(interpreter, interp_key, spec, real, cache, f"{spec.name} (real)", overwrite),
-            ),
-            "shuffled": (
-                control,
-                _generate(
-                    interpreter, interp_key, spec, control, cache, f"{spec.name} (shuffled)", overwrite
-                ),
-            ),
-        }
+        jobs += [(spec, "real", real), (spec, "shuffled", control)]
+    if ranks.world > 1:
+        _generate_shard(interpreter, interp_key, jobs, cache, ranks, overwrite)
+        overwrite = False  # this run's outputs are fresh in the cache now
+        if not ranks.is_main:
+            cache.close()
+            return None
+    outputs: dict[str, dict] = {}
+    for spec, condition, insts in jobs:
+        label = f"{spec.name} ({condition})"
+        outputs.setdefault(spec.name, {})[condition] = (
+            insts,
+            _generate(interpreter, interp_key, spec, insts, cache, label, overwrite),
+        )
     cache.close()
     timings["generate"] = time.perf_counter() - t
 
@@ -213,20 +247,24 @@ def _read_info(folder: Path) -> dict:
         raise ConfigError(f"{path}: cached training record is corrupted; run with --overwrite") from None
 
 
+def _generation_keys(interp_key, spec, instances) -> list[str]:
+    settings = {"max_new_tokens": spec.max_new_tokens, "until": list(spec.until)}
+    return [
+        generation_key(interp_key, settings, inst.prompt, latent_hash(inst.latents) if inst.latents else "")
+        for inst in instances
+    ]
+
+
 def _generate(interpreter, interp_key, spec, instances, cache: GenerationCache, label: str, overwrite: bool):
     """Outputs for ``instances`` in order, generating only what the cache lacks, saving batch by batch."""
     if not instances:
         return []
-    settings = {"max_new_tokens": spec.max_new_tokens, "until": list(spec.until)}
-    keys = [
-        generation_key(interp_key, settings, inst.prompt, latent_hash(inst.latents) if inst.latents else "")
-        for inst in instances
-    ]
+    keys = _generation_keys(interp_key, spec, instances)
     if overwrite:
         cache.delete(keys)
     done = cache.get_many(keys)
     todo = [i for i, k in enumerate(keys) if k not in done]
-    chunk = max(1, getattr(interpreter, "gen_batch_size", 16)) * 2
+    chunk = chunk_size(interpreter)
     with progress.bar(f"generate {label}", len(instances)) as update:
         update(advance=len(instances) - len(todo), note="cached" if not todo else "")
         for s in range(0, len(todo), chunk):
@@ -238,6 +276,43 @@ def _generate(interpreter, interp_key, spec, instances, cache: GenerationCache, 
             done.update({keys[i]: text for i, text in zip(idx, texts, strict=True)})
             update(advance=len(idx))
     return [done[k] for k in keys]
+
+
+def _generate_shard(interpreter, interp_key, jobs, cache: GenerationCache, ranks, overwrite: bool) -> None:
+    """This rank's share of the chunks :func:`_generate` would run, written to the shared cache.
+
+    The chunks are cut exactly as :func:`_generate` cuts them (so each ``generate`` call matches the
+    single-process one); all ranks read the cache before any writes, and meet at a barrier at the end.
+    """
+    chunk = chunk_size(interpreter)
+    units_cold = count_units([len(insts) for _, _, insts in jobs], chunk)
+    if ranks.world > units_cold:
+        raise too_many_processes(ranks.world, units_cold, chunk)
+    keys = [_generation_keys(interp_key, spec, insts) if insts else [] for spec, _, insts in jobs]
+    if overwrite and ranks.is_main:
+        cache.delete([k for ks in keys for k in ks])
+    ranks.barrier()  # deletions done before anyone reads
+    units = []
+    for j, ((spec, _, _), ks) in enumerate(zip(jobs, keys, strict=True)):
+        done = cache.get_many(ks)
+        todo = [i for i, k in enumerate(ks) if k not in done]
+        units += [
+            Unit(j, todo[s : s + chunk], len(todo[s : s + chunk]) * spec.max_new_tokens)
+            for s in range(0, len(todo), chunk)
+        ]
+    ranks.barrier()  # every rank planned from the same cache state before anyone writes
+    mine = assign(units, ranks.world)[ranks.rank]
+    with progress.bar(
+        f"generate (rank {ranks.rank} of {ranks.world})", sum(len(u.index) for u in mine)
+    ) as update:
+        for u in mine:
+            spec, _, insts = jobs[u.job]
+            texts = interpreter.generate(
+                [insts[i] for i in u.index], max_new_tokens=spec.max_new_tokens, stop=list(spec.until)
+            )
+            cache.put_many([(keys[u.job][i], text) for i, text in zip(u.index, texts, strict=True)])
+            update(advance=len(u.index))
+    ranks.barrier()
 
 
 def _sample_of(inst, output: str) -> Sample:
@@ -284,6 +359,7 @@ def _hardware(device: str) -> dict:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "threads": torch.get_num_threads(),
+        "processes": int(os.environ.get("WORLD_SIZE", "1")),
     }
 
 
