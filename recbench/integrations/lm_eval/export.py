@@ -1,0 +1,250 @@
+"""Export a run's tasks for lm-eval: task YAMLs generated from ``tasks/*.yaml`` plus one docs JSONL each.
+
+``tasks/*.yaml`` stays the one source of truth. lm-eval cannot read it directly: a recbench task has
+no documents of its own (they are the run's test windows), its ``description`` is prose that lm-eval
+would prepend to every prompt, and its ``<rec_emb>`` slots name latent *sources*, not latents. The
+export fills that in from a finished run:
+
+* ``recbench_<task>.jsonl``: one document per test instance of the run (the same instances, in the
+  same order, as its samples.jsonl), with the template fields, the target, what the metrics need and
+  ``latent_<k>`` = ``<window id>:<source>`` for each slot.
+* ``recbench_<task>.yaml``: the task in lm-eval's own schema; ``doc_to_text`` is ours with each
+  ``<rec_emb>`` written ``<rec_emb:{{latent_k}}>``, so the lm-eval model ``recbench`` resolves it to
+  soft tokens. Metrics call recbench's own metric code (``utils.py``), so the scores are recbench's.
+* ``recbench_<task>_shuffled``: the shuffled control (each document reads another's latents), as in
+  results.json's ``controls.shuffled``.
+
+Tags: ``recbench`` (the real tasks) and ``recbench_shuffled`` (the controls).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from recbench import registry
+from recbench.cache import atomic_write_text
+from recbench.data import load_dataset, make_windows
+from recbench.errors import ConfigError
+from recbench.results import load_results, read_samples
+from recbench.run.latents import shuffled
+from recbench.run.reload import config_of
+from recbench.tasks import load_task
+from recbench.tasks.instances import Instance, _document
+from recbench.tasks.spec import PLACEHOLDER, TaskSpec
+
+PREFIX = "recbench_"
+TAG = "recbench"
+CONTROL_TAG = "recbench_shuffled"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block YAML; strings with line breaks (prompts, stop strings) double-quoted on one line."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str):
+    style = '"' if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _dump(obj: dict) -> str:
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def lm_eval_name(task: str, condition: str = "real") -> str:
+    """The lm-eval task name of a recbench task (and condition)."""
+    return f"{PREFIX}{task}" + ("_shuffled" if condition == "shuffled" else "")
+
+
+def export_tasks(
+    run_dir: str | Path, out_dir: str | Path, tasks: list[str] | None = None, controls: bool = True
+) -> list[str]:
+    """Write lm-eval task files for ``tasks`` (default: all of the run's) into ``out_dir``; their names."""
+    run_dir, out = Path(run_dir), Path(out_dir)
+    results = load_results(run_dir)
+    run_id = results["run_id"]
+    cfg = config_of(results, str(run_dir))
+    ran = list(results["tasks"])
+    wanted = list(dict.fromkeys(tasks or ran))
+    for name in wanted:
+        if name not in ran:
+            raise ConfigError(f"run {run_id} has no task '{name}' (it ran: {', '.join(ran)})")
+    samples = read_samples(run_dir)
+    data = load_dataset(cfg.dataset, cfg.data_dir)
+    if data.sha256 != results["dataset"].get("sha256"):
+        raise ConfigError(
+            f"dataset '{cfg.dataset}' here has sha256 {data.sha256[:12]}, run {run_id} recorded "
+            f"{str(results['dataset'].get('sha256'))[:12]}"
+        )
+    windows = {w.id: w for w in make_windows(data, cfg.window)}
+    dataset = {
+        "name": cfg.dataset,
+        "data_dir": str(Path(cfg.data_dir).resolve()) if cfg.data_dir else None,
+        "sha256": data.sha256,
+    }
+    seed = int(results.get("seeds", {}).get("bootstrap", cfg.seed))
+    out.mkdir(parents=True, exist_ok=True)
+    names: list[str] = []
+    processors: dict[str, list[str]] = {}
+    for task in wanted:
+        spec = load_task(task)
+        recorded = results["tasks"][task]
+        if spec.version != recorded.get("version"):
+            raise ConfigError(
+                f"tasks/{task}.yaml is version {spec.version}, run {run_id} ran version {recorded.get('version')}"
+            )
+        real = samples.by_task.get(task, {}).get("real", [])
+        if not real:
+            raise ConfigError(f"run {run_id}: samples.jsonl has no samples of task '{task}'")
+        built = [_instance(spec, s, windows, data, run_id) for s in real]
+        insts = [inst for inst, _ in built]
+        metrics = list(recorded.get("metrics") or spec.metrics)
+        conditions = [("real", [[i] for i in range(len(insts))])]
+        if controls and samples.by_task[task].get("shuffled"):
+            for i, inst in enumerate(insts):
+                inst.latents = [i]  # markers: shuffled() moves them like latents
+            conditions.append(("shuffled", [c.latents for c in shuffled(insts, cfg.seed)]))
+        for condition, sources in conditions:
+            name = lm_eval_name(task, condition)
+            docs = [
+                _doc(inst, fields, real[i], [insts[j] for j in sources[i]], condition, run_id, data.sha256)
+                for i, (inst, fields) in enumerate(built)
+            ]
+            docs_path = (out / f"{name}.jsonl").resolve()
+            atomic_write_text(docs_path, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+            atomic_write_text(
+                out / f"{name}.yaml", _task_yaml(spec, name, condition, docs_path, metrics, run_id)
+            )
+            processors[name] = metrics
+            names.append(name)
+    atomic_write_text(out / "utils.py", _utils_py(processors, dataset, seed, run_id))
+    return names
+
+
+def _instance(spec: TaskSpec, sample, windows: dict, data, run_id: str) -> tuple[Instance, dict]:
+    """The run's instance behind one sample (and its template fields), rebuilt from its window.
+
+    Its prompt must be the one the run recorded: otherwise the task file changed since the run.
+    """
+    window_id = sample.id.split(":", 1)[1] if ":" in sample.id else ""
+    window = windows.get(window_id)
+    if window is None:
+        raise ConfigError(f"run {run_id}: sample {sample.id!r} names no window of the dataset")
+    fields, _ = _document(window, data)
+    prompt = spec.render(spec.doc_to_text, fields)
+    if prompt != sample.prompt:
+        raise ConfigError(
+            f"tasks/{spec.name}.yaml renders another prompt than run {run_id} recorded for {sample.id!r}: "
+            "the task changed since the run; re-run it"
+        )
+    inst = Instance(
+        sample.id, spec.name, window, prompt, sample.target, spec.doc_to_latents, sample.target_items
+    )
+    return inst, fields
+
+
+def _doc(
+    inst: Instance, fields: dict, sample, latent_from: list[Instance], condition: str, run_id: str, sha: str
+) -> dict:
+    (source_inst,) = latent_from
+    return {
+        "id": inst.id,
+        "task": inst.task,
+        "condition": condition,
+        "window": inst.window.id,
+        **fields,
+        **{f"latent_{k}": f"{source_inst.window.id}:{src}" for k, src in enumerate(inst.sources)},
+        "prompt": inst.prompt,
+        "target": sample.target,
+        "target_items": list(sample.target_items),
+        "rec_top1": sample.rec_top1,
+        "target_genres": list(sample.target_genres),
+        "run_id": run_id,
+        "dataset_sha256": sha,
+    }
+
+
+def _text_template(spec: TaskSpec) -> str:
+    """Our ``doc_to_text`` with the k-th ``<rec_emb>`` written ``<rec_emb:{{latent_k}}>`` (Jinja, as lm-eval reads it)."""
+    if "{%" in spec.doc_to_text or "{#" in spec.doc_to_text:
+        raise ConfigError(
+            f"tasks/{spec.name}.yaml: doc_to_text must not contain Jinja statements or comments"
+        )
+    parts = spec.doc_to_text.split(PLACEHOLDER)
+    out = parts[0]
+    for k, part in enumerate(parts[1:]):
+        out += f"<rec_emb:{{{{latent_{k}}}}}>" + part
+    return out
+
+
+def _identifier(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+def _task_yaml(spec: TaskSpec, name: str, condition: str, docs: Path, metrics: list[str], run_id: str) -> str:
+    body = {
+        "task": name,
+        "tag": [TAG if condition == "real" else CONTROL_TAG],
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(docs)}},
+        "test_split": "test",
+        "output_type": "generate_until",
+        "doc_to_text": _text_template(spec),
+        "doc_to_target": "{{target}}",
+        "generation_kwargs": {
+            "until": list(spec.until),
+            "max_gen_toks": spec.max_new_tokens,
+            "do_sample": False,
+        },
+    }
+    header = (
+        f"# Generated by `recbench lm-eval export` from tasks/{spec.name}.yaml (version {spec.version})\n"
+        f"# and run {run_id} ({condition} latents). Do not edit: re-export instead.\n"
+    )
+    metric_lines = "".join(
+        f"  - metric: {m}\n"
+        f"    aggregation: !function utils.{_identifier('agg_' + m)}\n"
+        f"    higher_is_better: {str(bool(registry.metrics.get(m).higher_is_better)).lower()}\n"
+        for m in metrics
+    )
+    meta = _dump(
+        {
+            "metadata": {
+                "version": spec.version,
+                "recbench_task": spec.name,
+                "condition": condition,
+                "run_id": run_id,
+            }
+        },
+    )
+    return (
+        header
+        + _dump(body)
+        + f"process_results: !function utils.{_identifier('process_' + name)}\n"
+        + "metric_list:\n"
+        + metric_lines
+        + meta
+    )
+
+
+def _utils_py(processors: dict[str, list[str]], dataset: dict, seed: int, run_id: str) -> str:
+    metrics = sorted({m for ms in processors.values() for m in ms})
+    lines = [
+        f'"""Generated by `recbench lm-eval export` for run {run_id}: lm-eval calls recbench\'s metric code. Do not edit."""',
+        "",
+        "from recbench.integrations.lm_eval.scoring import aggregator, processor",
+        "",
+        f"DATASET = {dataset!r}",
+        f"SEED = {seed}",
+        "",
+    ]
+    lines += [f"{_identifier('process_' + n)} = processor({ms!r})" for n, ms in processors.items()]
+    lines.append("")
+    lines += [f"{_identifier('agg_' + m)} = aggregator({m!r}, DATASET, SEED)" for m in metrics]
+    return "\n".join(lines) + "\n"

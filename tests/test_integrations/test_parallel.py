@@ -1,0 +1,82 @@
+"""Data-parallel runs: 2 CPU processes (gloo) give the numbers of 1 process; bad --num-processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from recbench.cli import app
+from recbench.errors import ConfigError
+from recbench.results import read_samples
+from recbench.run import evaluate
+from tests.conftest import TINY
+
+# gen_batch_size 2: chunks of 4 prompts, so 6 instances make 2 chunks per task and condition (8 in all)
+TINY_RUN = dict(
+    dataset="csv", data_dir=str(TINY), rec_epochs=2, window=4, limit=6, steps=3, batch_size=4,
+    valid_limit=4, gen_batch_size=2, align_steps=0, tasks=["seq_recovery", "residual_id"],
+)  # fmt: skip
+
+
+def scores(results: dict) -> dict:
+    return {
+        task: {"metrics": block["metrics"], "controls": block["controls"], "gap": block["gap"]}
+        for task, block in results["tasks"].items()
+    }
+
+
+def outputs(folder) -> dict:
+    samples = read_samples(folder)
+    return {
+        (task, cond, s.id): s.output
+        for task, groups in samples.by_task.items()
+        for cond, rows in groups.items()
+        for s in rows
+    }
+
+
+@pytest.mark.slow
+def test_two_processes_match_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECBENCH_CACHE", str(tmp_path / "cache-1"))
+    one = evaluate("sasrec", "tiny-random", out_dir=tmp_path / "one", **TINY_RUN)
+    monkeypatch.setenv("RECBENCH_CACHE", str(tmp_path / "cache-2"))
+    two = evaluate("sasrec", "tiny-random", out_dir=tmp_path / "two", num_processes=2, **TINY_RUN)
+    assert two["run_id"] == one["run_id"] and two["hardware"]["processes"] == 2
+    assert scores(two) == scores(one)
+    assert outputs(tmp_path / "two" / two["run_id"]) == outputs(tmp_path / "one" / one["run_id"])
+    # each distinct prompt was generated once, by one of the two ranks, into the shared cache
+    db = sqlite3.connect(tmp_path / "cache-2" / "generations.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM gen").fetchone()[0] == 2 * 6
+
+
+@pytest.mark.parametrize("n", [0, -2])
+def test_num_processes_must_be_positive(tmp_path, n):
+    with pytest.raises(ConfigError, match="--num-processes must be a positive integer"):
+        evaluate("sasrec", "tiny-random", out_dir=tmp_path, num_processes=n, **TINY_RUN)
+
+
+def test_num_processes_larger_than_the_work(tmp_path):
+    with pytest.raises(ConfigError, match="--num-processes 9 is more than the work: .* 8 batch"):
+        evaluate("sasrec", "tiny-random", out_dir=tmp_path, num_processes=9, **TINY_RUN)
+
+
+@pytest.mark.parametrize("n, message", [("0", "must be a positive integer"), ("50", "more than the work")])
+def test_cli_num_processes_errors_are_one_line(tmp_path, n, message):
+    result = CliRunner().invoke(
+        app,
+        ["run", "--llm", "tiny-random", "--dataset", "csv", "--data-dir", str(TINY), "--window", "4",
+         "--limit", "6", "--tasks", "seq_recovery", "--num-processes", n, "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_launch_inside_a_launched_run_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="not both"):
+        evaluate("sasrec", "tiny-random", out_dir=tmp_path, num_processes=2, **TINY_RUN)
+    assert os.environ["WORLD_SIZE"] == "2"
