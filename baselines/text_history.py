@@ -2,12 +2,12 @@
 
 No latent and no training. Each task's own prompt is kept and every ``<rec_emb>`` slot is replaced
 by the titles of the sequence that slot would have encoded, comma separated; a slot without a label
-of its own gets "The user watched: ". So the four tasks read::
+of its own gets "The user watched ". So the four tasks read::
 
-    seq_recovery   The user watched: T1, T2, T3, T4, T5\nThis user has watched
+    seq_recovery   The user watched T1, T2, T3, T4, T5\nThis user has watched
     residual_id    Before: T1, T2, T3, T4\nAfter: T1, T2, T3, T4, T5\nThe user then watched
-    description    The user watched: T1, …, T5\nIn short, this user likes
-    next_item      The user watched: T1, …, T5\nNext, this user will watch
+    description    The user watched T1, …, T5\nIn short, this user likes
+    next_item      The user watched T1, …, T5\nNext, this user will watch
 
 The LLM (``--llm``, smollm2-135m by default) continues greedily, in batches with left padding, up to
 the task's ``max_new_tokens``; the text is cut at the first stop string and stripped, as for the
@@ -23,8 +23,8 @@ from recbench.interpreters.base import Interpreter
 from recbench.llms import load_llm
 
 SLOT = "<rec_emb>"
-NO_LABEL = "The user watched: "
-PROMPT_FORMAT = 1  # bump when history_prompt changes: it is part of the identity (and cache keys)
+NO_LABEL = "The user watched "  # no colon: after "watched: …\n" SmolLM2 answers ":" and stops
+PROMPT_FORMAT = 2  # bump when history_prompt changes: it is part of the identity (and cache keys)
 
 
 def history_prompt(inst, data) -> str:

@@ -16,13 +16,13 @@ def test_prompts_mirror_each_task(tiny_instances):
     window = by_task["seq_recovery"].window.items
     assert (
         history_prompt(by_task["seq_recovery"], data)
-        == f"The user watched: {titles(window)}\nThis user has watched"
+        == f"The user watched {titles(window)}\nThis user has watched"
     )
     assert history_prompt(by_task["residual_id"], data) == (
         f"Before: {titles(window[:-1])}\nAfter: {titles(window)}\nThe user then watched"
     )
     assert history_prompt(by_task["description"], data).endswith("\nIn short, this user likes")
-    assert history_prompt(by_task["next_item"], data).startswith("The user watched: ")
+    assert history_prompt(by_task["next_item"], data).startswith("The user watched ")
     assert all("<rec_emb>" not in history_prompt(i, data) for i in by_task.values())
 
 
