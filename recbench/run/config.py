@@ -34,7 +34,7 @@ class RunConfig:
     limit: int | None = 100  # test instances per task (seeded sample); None = all
     train_limit: int | None = None  # training windows (seeded sample); None = all
     valid_limit: int = 32  # valid instances per task, for the valid loss
-    steps: int = 400
+    steps: int = 300
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 1e-6
