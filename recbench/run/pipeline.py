@@ -22,6 +22,7 @@ from recbench.errors import ConfigError
 from recbench.gencache import GenerationCache, generation_key, latent_hash
 from recbench.interpreters.base import InterpreterContext
 from recbench.metrics.base import MetricContext, Sample
+from recbench.metrics.embedding_cache import CachedEmbedder
 from recbench.recommenders.train import train_recommender
 from recbench.results import SCHEMA_VERSION, RunSamples, summarise_task, write_run
 from recbench.run.config import RunConfig, resolve_config
@@ -152,7 +153,11 @@ def evaluate(
     timings["generate"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    ctx = MetricContext(data.items, device=metrics_device or ("cuda" if device.startswith("cuda") else "cpu"))
+    metric_dev = metrics_device or ("cuda" if device.startswith("cuda") else "cpu")
+    # embeddings memoised per exact encode() call: a cached re-run neither loads MiniLM nor embeds again
+    ctx = MetricContext(
+        data.items, device=metric_dev, embedder=CachedEmbedder(metric_dev, read=not overwrite)
+    )
     samples = RunSamples()
     task_blocks = {}
     for spec in specs:

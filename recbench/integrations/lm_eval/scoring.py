@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from recbench.metrics.base import MetricContext, Sample, score_samples
+from recbench.metrics.embedding_cache import CachedEmbedder
 
 SAMPLE_FIELDS = ("id", "task", "prompt", "target", "target_items", "rec_top1", "target_genres")
 
@@ -38,7 +39,7 @@ def _context(name: str, data_dir: str | None, sha256: str, seed: int) -> MetricC
         raise ConfigError(
             f"dataset '{name}' here has sha256 {data.sha256[:12]}, the exported tasks were made with {sha256[:12]}"
         )
-    return MetricContext(data.items, device="cpu", seed=seed)
+    return MetricContext(data.items, device="cpu", seed=seed, embedder=CachedEmbedder("cpu"))
 
 
 def aggregator(metric: str, dataset: dict, seed: int) -> Callable[[list[dict]], float]:

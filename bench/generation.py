@@ -1,0 +1,118 @@
+"""Generation throughput: recbench's batched generator vs the reference RecInterpreter evaluation loop.
+
+Same model (SmolLM2-135M + MLP adapter with recbench's alignment warm start), same data (ML-100K
+``seq_recovery`` test windows, SASRec latents), one process. recbench: ``SoftPromptModel.generate``
+(length-sorted batches of 16, cached tokenization, stop at "\\n", at most 96 new tokens, KV cache). The
+reference: one Python prompt wrap per sample, ``model.generate(max_length=100)`` per batch of 32, no
+stop strings (``bench/reference.py``). Greedy outputs are compared where both stopped on their own
+(the reference emitted EOS or a stop string within its budget). Prints one JSON object on its last line.
+
+    .venv/bin/python bench/generation.py [--n 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference import PeakRSS, TokenCounter, prompt_examples, reference_generate, setup  # noqa: E402
+
+TARGET = 5.0
+
+
+def _prefix_agrees(mine: str, text: str) -> bool:
+    """One output is a prefix of the other (the reference's cut at its first line)."""
+    ref = text.split("\n", 1)[0].strip()
+    return ref.startswith(mine) or mine.startswith(ref)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=64, help="test instances (two reference batches by default)")
+    parser.add_argument("--rec-epochs", type=int, default=5)
+    args = parser.parse_args()
+    threads = int(os.environ.get("BENCH_THREADS", "1"))  # 1: a busy 2-core machine slows down with more
+    torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    env = setup(n_test=args.n, n_train=256, rec_epochs=args.rec_epochs, align_steps=300)
+    interp, spec = env["interpreter"], env["spec"]
+    model = interp.model
+    examples = prompt_examples(env["test"], False)
+    setup_s = time.perf_counter() - t0
+    # warm both paths up on two prompts (first-call allocations, lazy imports)
+    model.generate(examples[:2], max_new_tokens=4, stop=list(spec.until), batch_size=2)
+    reference_generate(model, examples[:2], batch_size=2, max_length=24)
+
+    mem_ours, mem_ref = PeakRSS(), PeakRSS()
+    with TokenCounter(model.lm, model.eos_ids) as ours_tokens, mem_ours.measure():
+        start = time.perf_counter()
+        ours = interp.generate(env["test"], max_new_tokens=spec.max_new_tokens, stop=list(spec.until))
+        ours_s = time.perf_counter() - start
+    with TokenCounter(model.lm, model.eos_ids) as ref_tokens, mem_ref.measure():
+        start = time.perf_counter()
+        ref_raw = reference_generate(model, examples, batch_size=32, max_length=100)
+        ref_s = time.perf_counter() - start
+
+    # where did the reference stop on its own? (EOS before its budget, or a stop string in its text)
+    agree = both = 0
+    for text, row, mine in zip(ref_raw, ref_tokens.rows, ours, strict=True):
+        stopped_eos = row and row[-1] in model.eos_ids
+        cut = text
+        for s in spec.until:
+            cut = cut.split(s, 1)[0]
+        if stopped_eos or len(cut) < len(text):
+            both += 1
+            agree += cut.strip() == mine
+    prefix = sum(_prefix_agrees(mine, text) for text, mine in zip(ref_raw, ours, strict=True))
+    n = len(examples)
+    result = {
+        "bench": "generation",
+        "model": "smollm2-135m + mlp adapter (aligned, 300 steps)",
+        "task": "seq_recovery",
+        "dataset": "ml-100k",
+        "instances": n,
+        "threads": threads,
+        "recbench": {
+            "seconds": round(ours_s, 2),
+            "instances_per_s": round(n / ours_s, 3),
+            "new_tokens": ours_tokens.tokens,
+            "new_tokens_per_s": round(ours_tokens.tokens / ours_s, 1),
+            "token_slots_computed": ours_tokens.slots,
+            "batch_size": interp.gen_batch_size,
+            "max_new_tokens": spec.max_new_tokens,
+            "stop": list(spec.until),
+            **mem_ours.report(),
+        },
+        "reference": {
+            "seconds": round(ref_s, 2),
+            "instances_per_s": round(n / ref_s, 3),
+            "new_tokens": ref_tokens.tokens,
+            "new_tokens_per_s": round(ref_tokens.tokens / ref_s, 1),
+            "token_slots_computed": ref_tokens.slots,
+            "batch_size": 32,
+            "max_length": 100,
+            "stop": [],
+            **mem_ref.report(),
+        },
+        "speedup_instances_per_s": round(ref_s / ours_s, 2),
+        "speedup_new_tokens_per_s": round((ours_tokens.tokens / ours_s) / (ref_tokens.tokens / ref_s), 2),
+        "both_stopped": both,
+        "agreement_where_both_stop": round(agree / both, 4) if both else None,
+        "prefix_agreement_all": round(prefix / n, 4),
+        "target_speedup": TARGET,
+        "meets_target": ref_s / ours_s >= TARGET,
+        "setup_seconds": round(setup_s, 1),
+        "example": {"recbench": ours[0], "reference": ref_raw[0][:200]},
+    }
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
