@@ -8,7 +8,6 @@ already be in the local Hugging Face cache: nothing is ever downloaded.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -20,7 +19,7 @@ from typing import Any
 
 import torch
 
-from recbench.cache import atomic_dir, cache_dir, stable_hash
+from recbench.cache import atomic_dir, cache_dir, sha256_of_file, stable_hash
 from recbench.errors import RecbenchError
 from recbench.registry import unknown_name_message
 
@@ -194,11 +193,8 @@ def smollm2_gguf() -> Path:
 
 @lru_cache(maxsize=4)
 def _sha256(path: Path, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
+    # size and mtime are part of the memo key so a replaced file is hashed again
+    return sha256_of_file(path)
 
 
 def smollm2_sha12() -> str:
