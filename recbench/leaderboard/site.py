@@ -159,7 +159,12 @@ def index_tables(subs: list[Submission]) -> list[dict]:
         metrics = [main] + sorted({name for _, block in members for name in block["metrics"]} - {main})
         rows = [_row(sub, block, metrics, main) for sub, block in members if main in block["metrics"]]
         chart_rows = [
-            (r["label"] + (" (baseline)" if r["baseline"] else ""), *_vlh(r["main"]), r["baseline"])
+            # the recommender is part of a chart label: one interpreter may appear once per recommender
+            (
+                f"{r['label']} · {r['recommender']}" + (" (baseline)" if r["baseline"] else ""),
+                *_vlh(r["main"]),
+                r["baseline"],
+            )
             for r in rows
         ]
         tables.append(
