@@ -116,7 +116,12 @@ class LLMInterpreter(Interpreter):
         s = self.train_settings
         latents, token_ids = alignment_pairs(train, self.llm.tokenizer, self.ctx.data.title)
         aligned = align_adapter(
-            self.model.adapter, self.model.embed.weight, latents, token_ids, steps=s["align_steps"], seed=self.ctx.seed
+            self.model.adapter,
+            self.model.embed.weight,
+            latents,
+            token_ids,
+            steps=s["align_steps"],
+            seed=self.ctx.seed,
         )
         history = self.model.fit(
             self._examples(train, True),
