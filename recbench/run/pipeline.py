@@ -163,7 +163,7 @@ def evaluate(
     for spec in specs:
         groups = {}
         for condition, (insts, outs) in outputs[spec.name].items():
-            groups[condition] = [_sample_of(i, o) for i, o in zip(insts, outs, strict=True)]
+            groups[condition] = [sample_of(i, o) for i, o in zip(insts, outs, strict=True)]
             for s in groups[condition]:
                 samples.add(condition, s)
         block = summarise_task(groups["real"], groups["shuffled"], list(spec.metrics), ctx, seed=cfg.seed)
@@ -320,7 +320,8 @@ def _generate_shard(interpreter, interp_key, jobs, cache: GenerationCache, ranks
     ranks.barrier()
 
 
-def _sample_of(inst, output: str) -> Sample:
+def sample_of(inst, output: str) -> Sample:
+    """The scored form of an instance and the interpreter's output for it."""
     return Sample(
         id=inst.id,
         task=inst.task,

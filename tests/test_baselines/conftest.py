@@ -65,20 +65,9 @@ def context(data):
 def mean_metric(metric: str, instances, outputs, data) -> float:
     """A task metric's mean over (instance, output) pairs, scored by the registered metric."""
     from recbench import registry
-    from recbench.metrics.base import MetricContext, Sample
+    from recbench.metrics.base import MetricContext
+    from recbench.run.pipeline import sample_of
 
-    samples = [
-        Sample(
-            id=i.id,
-            task=i.task,
-            prompt=i.prompt,
-            target=i.target,
-            output=o,
-            target_items=list(i.target_items),
-            rec_top1=i.rec_top1,
-            target_genres=list(i.target_genres),
-        )
-        for i, o in zip(instances, outputs, strict=True)
-    ]
+    samples = [sample_of(i, o) for i, o in zip(instances, outputs, strict=True)]
     values = registry.metrics.get(metric)().per_sample(samples, MetricContext(data.items))
     return sum(values) / len(values)
