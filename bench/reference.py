@@ -60,9 +60,10 @@ def setup(
     test = build_instances(spec, test_w, data)
     train = build_instances(spec, train_w, data)
     attach_latents(trained.model, test + train, window)
+    # generation uses the interpreter's default gen_batch_size
     interp = LLMInterpreter(
         llm="smollm2-135m", adapter="mlp", adapter_options={"hidden": 1024}, steps=steps,
-        batch_size=16, align_steps=align_steps, gen_batch_size=16,
+        batch_size=16, align_steps=align_steps,
     )  # fmt: skip
     interp.setup(InterpreterContext(data, test[0].latents[0].shape[-1], window, "cpu", 0))
     info = interp.fit(train, [])

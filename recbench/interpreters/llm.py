@@ -28,7 +28,7 @@ class LLMInterpreter(Interpreter):
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         warmup: int = 10,
-        gen_batch_size: int = 16,
+        gen_batch_size: int = 128,
         align_steps: int = 0,
     ):
         registry.adapters.entry(adapter)  # unknown adapter names fail before any model loads

@@ -23,6 +23,7 @@ from recbench.adapters.base import Adapter, load_adapter, load_adapter_weights, 
 from recbench.adapters.lora import add_lora, load_lora, lora_state
 from recbench.cache import atomic_write_bytes, atomic_write_text
 from recbench.errors import CheckpointError, ConfigError, RecbenchError
+from recbench.interpreters import decode
 from recbench.llms import LoadedLLM
 
 PLACEHOLDER = "<rec_emb>"
@@ -280,23 +281,22 @@ class SoftPromptModel(nn.Module):
         *,
         max_new_tokens: int,
         stop: list[str] | None = None,
-        batch_size: int = 16,
+        batch_size: int = 128,
         progress: Progress | None = None,
     ) -> list[str]:
         """Greedy text for each example (same order), cut at the first stop string, stripped.
 
         Batches are formed from prompts of similar length (less padding); results do not depend on it.
-        ``progress(done, total, None)`` is called after each batch.
+        A row leaves its batch as soon as it emits an end token or a stop string
+        (:func:`recbench.interpreters.decode.greedy_decode`). ``progress(done, total, None)`` is called
+        after each batch.
         """
-        from transformers import GenerationConfig, StoppingCriteriaList
-
         stop = [s for s in (stop or []) if s]
-        cfg = GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            eos_token_id=self.eos_ids,
-            pad_token_id=self.pad_id,
-        )
+
+        def stopped(ids: list[int]) -> bool:  # a stop string in the row's new text
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            return any(s in text for s in stop)
+
         lengths = [sum(map(len, self._pieces(ex.prompt))) for ex in examples]
         order = sorted(range(len(examples)), key=lambda i: (-lengths[i], i))
         out: list[str] = [""] * len(examples)
@@ -305,14 +305,15 @@ class SoftPromptModel(nn.Module):
             for s in range(0, len(order), batch_size):
                 idx = order[s : s + batch_size]
                 embeds, mask, _ = self.build_inputs([examples[i] for i in idx], with_targets=False)
-                criteria = StoppingCriteriaList([_StopStrings(self.tokenizer, stop)] if stop else [])
-                new = self.lm.generate(
-                    inputs_embeds=embeds,
-                    attention_mask=mask,
-                    generation_config=cfg,
-                    stopping_criteria=criteria,
+                rows = decode.greedy_decode(
+                    self.lm,
+                    embeds,
+                    mask,
+                    max_new_tokens=max_new_tokens,
+                    eos_ids=self.eos_ids,
+                    finished=stopped if stop else None,
                 )
-                for i, row in zip(idx, new.tolist(), strict=True):
+                for i, row in zip(idx, rows, strict=True):
                     out[i] = self._finish(row, stop)
                 if progress is not None:
                     progress(min(s + batch_size, len(order)), len(order), None)
@@ -380,18 +381,3 @@ def _read_meta(folder: Path) -> dict[str, Any]:
         return {}  # a bare adapter checkpoint (save_adapter): no LoRA, default prompt format
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"checkpoint file {path} is malformed ({exc})") from None
-
-
-class _StopStrings:
-    """Stopping criterion: a row is done once its new text contains any stop string."""
-
-    def __init__(self, tokenizer: Any, stops: list[str]) -> None:
-        self.tokenizer, self.stops = tokenizer, stops
-
-    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        # with inputs_embeds only, input_ids holds just the generated tokens; eos rows are stopped by generate
-        done = [
-            any(s in self.tokenizer.decode(row, skip_special_tokens=True) for s in self.stops)
-            for row in input_ids
-        ]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)

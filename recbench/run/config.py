@@ -39,7 +39,7 @@ class RunConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-6
     warmup: int = 10
-    gen_batch_size: int = 16
+    gen_batch_size: int = 128  # prompts decoded together; finished rows leave the batch (docs/performance.md)
     seed: int = 0
     profile: str = "fast"
 

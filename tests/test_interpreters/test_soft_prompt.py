@@ -8,6 +8,7 @@ import torch
 from recbench.adapters.linear import LinearAdapter
 from recbench.adapters.per_position import PerPositionAdapter
 from recbench.errors import ConfigError, RecbenchError
+from recbench.interpreters import decode
 from recbench.interpreters.soft_prompt import PromptExample, SoftPromptModel
 from recbench.llms import load_llm
 
@@ -78,7 +79,7 @@ def test_batched_generation_equals_one_at_a_time(tiny_llm):
     assert model.generate(examples, max_new_tokens=6, batch_size=3) == batched  # deterministic
 
 
-def test_stop_strings_cut_and_stop_early(tiny_llm):
+def test_stop_strings_cut_and_stop_early(tiny_llm, monkeypatch):
     model = engine(tiny_llm)
     examples = make_examples(2)
     full = model.generate(examples, max_new_tokens=8)
@@ -87,14 +88,78 @@ def test_stop_strings_cut_and_stop_early(tiny_llm):
     for text, short in zip(full, cut, strict=True):
         assert short == min((text.split(s)[0] for s in stops), key=len).strip()
         assert len(short) < len(text)
-    lengths = []
-    real_generate = model.lm.generate
-    model.lm.generate = lambda **kw: lengths.append(real_generate(**kw).shape[1]) or real_generate(**kw)
-    try:
-        model.generate(examples, max_new_tokens=8, stop=[c for t in full for c in t[:2]])
-    finally:
-        del model.lm.generate
-    assert lengths and lengths[0] < 8  # every row hit a stop string: generation ended early
+    lengths: list[int] = []
+    real_decode = decode.greedy_decode
+
+    def counting(*args, **kwargs):
+        rows = real_decode(*args, **kwargs)
+        lengths.extend(map(len, rows))
+        return rows
+
+    monkeypatch.setattr(decode, "greedy_decode", counting)
+    model.generate(examples, max_new_tokens=8, stop=[c for t in full for c in t[:2]])
+    assert lengths and max(lengths) < 8  # every row hit a stop string: generation ended early
+
+
+def _hf_generate(model: SoftPromptModel, examples, max_new_tokens: int, stop: list[str]) -> list[list[int]]:
+    """Hugging Face greedy ``generate`` on the same inputs, stopped by end ids and stop strings per row."""
+    from transformers import GenerationConfig, StoppingCriteriaList
+
+    def stopped(ids) -> bool:
+        return any(s in model.tokenizer.decode(ids, skip_special_tokens=True) for s in stop)
+
+    def criterion(input_ids, scores, **kwargs):  # with inputs_embeds, input_ids holds the new tokens only
+        return torch.tensor([stopped(row) for row in input_ids], dtype=torch.bool)
+
+    embeds, mask, _ = model.build_inputs(examples, with_targets=False)
+    cfg = GenerationConfig(
+        max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=model.eos_ids, pad_token_id=model.pad_id
+    )
+    new = model.lm.generate(
+        inputs_embeds=embeds,
+        attention_mask=mask,
+        generation_config=cfg,
+        stopping_criteria=StoppingCriteriaList([criterion]),
+    )
+    rows = []
+    for row in new.tolist():  # cut where the row finished (HF pads finished rows until all are done)
+        end = next(
+            (j + 1 for j in range(len(row)) if row[j] in model.eos_ids or stopped(row[: j + 1])), len(row)
+        )
+        rows.append(row[:end])
+    return rows
+
+
+def test_decoding_matches_hf_generate_as_rows_finish(tiny_llm):
+    """Rows leave the batch at different steps (end id, stop string, budget): same tokens as generate."""
+    model = engine(tiny_llm)
+    examples = make_examples(6)
+    free = _hf_generate(model, examples, 12, [])
+    # one row's 4th token becomes an extra end id, another row's 7th token text a stop string
+    model.eos_ids = sorted({*model.eos_ids, free[1][3]})
+    stop = [model.tokenizer.decode(free[3][6:7]).strip()]
+    expected = _hf_generate(model, examples, 12, stop)
+    ends = {
+        "eos": sum(row[-1] in model.eos_ids for row in expected),
+        "stop": sum(row[-1] not in model.eos_ids and len(row) < 12 for row in expected),
+        "budget": sum(len(row) == 12 for row in expected),
+    }
+    assert all(ends.values()) and len({len(row) for row in expected}) >= 3, (ends, expected)
+
+    embeds, mask, _ = model.build_inputs(examples, with_targets=False)
+    rows = decode.greedy_decode(
+        model.lm,
+        embeds,
+        mask,
+        max_new_tokens=12,
+        eos_ids=model.eos_ids,
+        finished=lambda ids: stop[0] in model.tokenizer.decode(ids, skip_special_tokens=True),
+    )
+    assert rows == expected
+    texts = [model._finish(row, stop) for row in expected]
+    for batch_size in (1, 3, len(examples)):
+        assert model.generate(examples, max_new_tokens=12, stop=stop, batch_size=batch_size) == texts
+    assert decode.greedy_decode(model.lm, embeds, mask, max_new_tokens=0, eos_ids=model.eos_ids) == [[]] * 6
 
 
 def test_training_memorises_a_tiny_set(tiny_llm):

@@ -1,0 +1,71 @@
+"""Greedy decoding with a KV cache, dropping each row from the batch as soon as it is finished.
+
+Hugging Face ``generate`` keeps a finished row in the batch (feeding it padding) until every row is
+done, so one long answer makes the whole batch pay for its length. Here a row that emits an end id, or
+that ``finished`` says is done (a stop string in its text), leaves the batch: its row of the attention
+mask, the position ids and the KV cache is dropped, and later steps compute only the live rows.
+
+The arithmetic is otherwise the same as greedy ``generate``: a prefill over the left-padded
+``inputs_embeds`` with position ids counted from each row's first real token, then one token per step,
+the argmax of the last position's logits. Outputs match it token for token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+@torch.inference_mode()
+def greedy_decode(
+    lm: Any,
+    embeds: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    eos_ids: list[int],
+    finished: Callable[[list[int]], bool] | None = None,
+) -> list[list[int]]:
+    """New token ids for each row of a left-padded batch ``embeds [B, T, H]`` with ``mask [B, T]``.
+
+    A row ends with the first id in ``eos_ids`` (kept), the first token after which ``finished(ids)``
+    holds (kept), or after ``max_new_tokens`` tokens.
+    """
+    from transformers import DynamicCache
+
+    out: list[list[int]] = [[] for _ in range(embeds.shape[0])]
+    if max_new_tokens <= 0 or not out:
+        return out
+    eos = set(eos_ids)
+    live = list(range(len(out)))  # the input row each batch row belongs to
+    cache = DynamicCache(config=lm.config)
+    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding: count from the first real token
+    step_inputs: dict[str, torch.Tensor] = {"inputs_embeds": embeds}
+    for step in range(max_new_tokens):
+        logits = lm(
+            **step_inputs,
+            attention_mask=mask,
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        ).logits
+        tokens = logits[:, -1].argmax(-1)
+        keep: list[int] = []
+        for j, (row, token) in enumerate(zip(live, tokens.tolist(), strict=True)):
+            out[row].append(token)
+            if token not in eos and not (finished is not None and finished(out[row])):
+                keep.append(j)
+        if not keep or step == max_new_tokens - 1:
+            break
+        if len(keep) < len(live):  # drop the finished rows everywhere the batch dimension lives
+            index = torch.tensor(keep, device=tokens.device)
+            cache.batch_select_indices(index)
+            mask, positions, tokens = mask[index], positions[index], tokens[index]
+            live = [live[j] for j in keep]
+        mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=-1)
+        positions = positions[:, -1:] + 1
+        step_inputs = {"input_ids": tokens[:, None]}
+    return out
