@@ -1,4 +1,10 @@
-"""MLP adapter (LLaRA / RecExplainer style): a 2-layer GELU MLP on each position."""
+"""MLP adapter (LLaRA / RecExplainer style): a 2-layer GELU MLP on each position.
+
+With ``tokens_per_item=T`` each position becomes T soft tokens (the MLP's output is cut into T
+vectors), so an item can be handed to the LLM as a short "word" rather than a single vector: the
+alignment warm start (recbench/interpreters/align.py) fits those T tokens to the first T tokens of the
+item's title, which a frozen LLM can then read and copy.
+"""
 
 from __future__ import annotations
 
@@ -24,19 +30,28 @@ class MLPAdapter(Adapter):
         token_norm: float | None = None,
         *,
         hidden: int | None = None,
+        tokens_per_item: int = 1,
         **unknown: Any,
     ):
         super().__init__(rec_dim, llm_dim, window, token_norm, **unknown)
         self.hidden = hidden or llm_dim
         if self.hidden < 1:
             raise ConfigError(f"adapter 'mlp' needs hidden >= 1, got {hidden}")
-        self.n_tokens = window
-        self.mlp = nn.Sequential(nn.Linear(rec_dim, self.hidden), nn.GELU(), nn.Linear(self.hidden, llm_dim))
+        if not isinstance(tokens_per_item, int) or tokens_per_item < 1:
+            raise ConfigError(f"adapter 'mlp' needs tokens_per_item >= 1, got {tokens_per_item!r}")
+        self.tokens_per_item = tokens_per_item
+        self.n_tokens = window * tokens_per_item
+        self.mlp = nn.Sequential(
+            nn.Linear(rec_dim, self.hidden), nn.GELU(), nn.Linear(self.hidden, llm_dim * tokens_per_item)
+        )
 
     def project(self, latents: torch.Tensor) -> torch.Tensor:
-        """[B, L, d] -> [B, L, H]."""
+        """[B, L, d] -> [B, L * tokens_per_item, H] (an item's tokens are adjacent)."""
         self._check_window(latents)
-        return self.mlp(latents)
+        out = self.mlp(latents)
+        return out.reshape(out.shape[0], self.n_tokens, self.llm_dim)
 
     def hparams(self) -> dict[str, Any]:
-        return {"hidden": self.hidden}
+        if self.tokens_per_item == 1:  # keeps checkpoints written before the option was added loadable
+            return {"hidden": self.hidden}
+        return {"hidden": self.hidden, "tokens_per_item": self.tokens_per_item}

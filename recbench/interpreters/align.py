@@ -18,19 +18,35 @@ import torch.nn.functional as F
 from recbench.tasks.instances import Instance
 
 
-def alignment_pairs(instances: list[Instance], tokenizer, titles) -> tuple[torch.Tensor, torch.Tensor]:
-    """(latents [N, L, d], first-title-token ids [N, L]) from the instances whose one slot is the window."""
+def title_tokens(tokenizer, title: str, n: int) -> list[int]:
+    """The first ``n`` token ids of ``" <title>,"``; a shorter title is padded by repeating its comma.
+
+    With ``n == 1`` this is the title's first token. Longer titles lose their tail but keep the comma,
+    so every item's token group ends in a separator the LLM knows.
+    """
+    ids = tokenizer(" " + title, add_special_tokens=False).input_ids
+    if n == 1:
+        return ids[:1]
+    comma = tokenizer(",", add_special_tokens=False).input_ids[-1]
+    ids = ids[: n - 1] + [comma]
+    return ids + [comma] * (n - len(ids))
+
+
+def alignment_pairs(
+    instances: list[Instance], tokenizer, titles, tokens_per_item: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(latents [N, L, d], title-token ids [N, L * tokens_per_item]) from the one-window instances."""
     seen, lat, ids = set(), [], []
-    first: dict[int, int] = {}
+    tokens: dict[int, list[int]] = {}
     for inst in instances:
         if inst.sources != ("window",) or inst.window.id in seen:
             continue
         seen.add(inst.window.id)
         row = []
         for item in inst.window.items:
-            if item not in first:
-                first[item] = tokenizer(" " + titles(item), add_special_tokens=False).input_ids[0]
-            row.append(first[item])
+            if item not in tokens:
+                tokens[item] = title_tokens(tokenizer, titles(item), tokens_per_item)
+            row.extend(tokens[item])
         lat.append(inst.latents[0])
         ids.append(row)
     if not lat:
@@ -41,7 +57,7 @@ def alignment_pairs(instances: list[Instance], tokenizer, titles) -> tuple[torch
 def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token_ids: torch.Tensor,
                   steps: int, seed: int, batch_size: int = 256, lr: float = 3e-3) -> dict:  # fmt: skip
     """Minimise 1 - cos(soft token, title-token embedding) per position; returns a short report."""
-    if steps <= 0 or len(latents) == 0 or adapter.n_tokens != latents.shape[1]:
+    if steps <= 0 or len(latents) == 0 or adapter.n_tokens != token_ids.shape[1]:
         return {"align_steps": 0}
     start = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)

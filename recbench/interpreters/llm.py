@@ -114,7 +114,8 @@ class LLMInterpreter(Interpreter):
         from recbench.interpreters.align import align_adapter, alignment_pairs
 
         s = self.train_settings
-        latents, token_ids = alignment_pairs(train, self.llm.tokenizer, self.ctx.data.title)
+        per_item = max(1, self.model.adapter.n_tokens // self.ctx.window)
+        latents, token_ids = alignment_pairs(train, self.llm.tokenizer, self.ctx.data.title, per_item)
         aligned = align_adapter(
             self.model.adapter,
             self.model.embed.weight,

@@ -18,20 +18,21 @@ CASES = {
     "paper": ({}, 1),
     "per_position": ({}, L),
     "mlp": ({"hidden": 20}, L),
+    "mlp-3": ({"hidden": 20, "tokens_per_item": 3}, 3 * L),
 }
 
 
 def build(name: str, **options) -> Adapter:
     torch.manual_seed(0)
-    return registry.adapters.get(name)(D, H, L, **options)
+    return registry.adapters.get(name.split("-")[0])(D, H, L, **options)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_shapes_and_registry(name):
     options, k = CASES[name]
-    cls = registry.adapters.get(name)
-    assert issubclass(cls, Adapter) and cls.name == name
-    assert registry.adapters.entry(name).description()  # one-line docstring for `recbench ls`
+    cls = registry.adapters.get(name.split("-")[0])
+    assert issubclass(cls, Adapter) and cls.name == name.split("-")[0]
+    assert registry.adapters.entry(cls.name).description()  # one-line docstring for `recbench ls`
     adapter = build(name, **options)
     assert adapter.n_tokens == k
     assert adapter(torch.randn(B, L, D)).shape == (B, k, H)
@@ -44,6 +45,18 @@ def test_linear_k_tokens_use_last_position():
     y[:, :-1] = 0  # only the last state matters
     assert adapter(x).shape == (B, 3, H)
     assert torch.allclose(adapter(x), adapter(y))
+
+
+def test_mlp_tokens_per_item_are_grouped_by_position():
+    adapter = build("mlp", hidden=20, tokens_per_item=3)
+    x = torch.randn(B, L, D)
+    y = x.clone()
+    y[:, 1] = torch.randn(B, D)  # change one position: only its 3 adjacent tokens move
+    moved = (adapter(x) - adapter(y)).abs().sum(-1) > 0
+    assert moved[:, 3:6].all() and not moved[:, :3].any() and not moved[:, 6:].any()
+    with pytest.raises(ConfigError, match="tokens_per_item >= 1"):
+        build("mlp", tokens_per_item=0)
+    assert build("mlp", hidden=20).hparams() == {"hidden": 20}  # old checkpoints keep loading
 
 
 def test_paper_weights_are_a_softmax_over_positions():
