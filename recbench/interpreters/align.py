@@ -74,9 +74,13 @@ def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token
         opt.step()
     adapter.eval()
     with torch.no_grad():
-        out = adapter(latents[:2048].to(targets.device))
-        # nearest vocabulary token of each soft token: how often is it the title's first token?
-        sims = F.normalize(out, dim=-1) @ F.normalize(targets, dim=-1).T
-        accuracy = (sims.argmax(-1).cpu() == token_ids[:2048]).float().mean().item()
+        # nearest vocabulary token of each soft token: how often is it the title token it was fitted to?
+        # (in chunks: soft tokens x vocabulary similarities of a whole split would not fit in memory)
+        vocab = F.normalize(targets, dim=-1)
+        hits = []
+        for i in range(0, min(len(latents), 512), 32):
+            out = F.normalize(adapter(latents[i : i + 32].to(targets.device)), dim=-1)
+            hits.append((out @ vocab.T).argmax(-1).cpu() == token_ids[i : i + 32])
+        accuracy = torch.cat(hits).float().mean().item()
     return {"align_steps": steps, "align_loss": round(loss.item(), 4), "align_token_accuracy": round(accuracy, 4),
             "align_seconds": round(time.perf_counter() - start, 1)}  # fmt: skip

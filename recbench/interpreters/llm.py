@@ -123,6 +123,7 @@ class LLMInterpreter(Interpreter):
             token_ids,
             steps=s["align_steps"],
             seed=self.ctx.seed,
+            batch_size=max(16, min(256, 768 // per_item)),  # windows per step: same work per token group
         )
         history = self.model.fit(
             self._examples(train, True),

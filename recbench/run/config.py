@@ -23,18 +23,19 @@ class RunConfig:
     interpreter: str = "llm"
     llm: str = "smollm2-135m"
     adapter: str = "mlp"
-    adapter_options: dict = field(default_factory=lambda: {"hidden": 1024})
+    # each window position becomes 12 soft tokens, aligned to the first 12 tokens of the item's title
+    adapter_options: dict = field(default_factory=lambda: {"hidden": 1024, "tokens_per_item": 12})
     align_steps: int = (
-        1500  # adapter-only warm start before end-to-end training (recbench/interpreters/align.py)
+        3000  # adapter-only warm start before end-to-end training (recbench/interpreters/align.py)
     )
     lora: dict | None = None
-    chat_template: bool = False
+    chat_template: bool = True
     tasks: tuple[str, ...] = DEFAULT_TASKS
     window: int = 5
     limit: int | None = 100  # test instances per task (seeded sample); None = all
     train_limit: int | None = None  # training windows (seeded sample); None = all
     valid_limit: int = 32  # valid instances per task, for the valid loss
-    steps: int = 300
+    steps: int = 150
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 1e-6

@@ -15,7 +15,7 @@ from tests.conftest import TINY
 
 TINY_RUN = dict(
     dataset="csv", data_dir=str(TINY), rec_epochs=2, window=4, limit=6, steps=3, batch_size=4,
-    valid_limit=4, gen_batch_size=4,
+    valid_limit=4, gen_batch_size=4, align_steps=100,
 )  # fmt: skip
 DETERMINISTIC = ("seq_recovery", "residual_id")
 
