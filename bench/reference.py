@@ -70,6 +70,41 @@ def setup(
     return {"data": data, "spec": spec, "test": test, "train": train, "interpreter": interp, "fit": info}
 
 
+def setup_pretrained(n_test: int, window: int = 5) -> dict:
+    """The demo's interpreter: the committed fast-profile adapter (pretrained/) on the committed SASRec.
+
+    Same test windows as :func:`setup`; nothing is trained (both come from the pretrained layer).
+    """
+    import random
+    from pathlib import Path
+
+    from recbench import progress
+    from recbench.cache import find_entry
+    from recbench.data import load_dataset, make_windows, split_windows_by_user
+    from recbench.interpreters.llm import LLMInterpreter
+    from recbench.interpreters.soft_prompt import SoftPromptModel
+    from recbench.llms import load_llm
+    from recbench.recommenders.train import train_recommender
+    from recbench.run.latents import attach_latents
+    from recbench.tasks import build_instances, load_task
+
+    progress.set_enabled(False)
+    provenance = json.loads((Path(__file__).resolve().parents[1] / "pretrained/PROVENANCE.json").read_text())
+    entry = find_entry("interpreters", "llm-" + provenance["interpreter"]["training"]["key"])
+    if entry is None:
+        raise SystemExit("the committed adapter in pretrained/ is missing")
+    data = load_dataset("ml-100k")
+    splits = split_windows_by_user(make_windows(data, window), seed=0)
+    test_w = sorted(random.Random(0).sample(splits["test"], n_test), key=lambda w: (w.user, w.start))
+    trained = train_recommender(data, "sasrec", seed=0)  # the committed checkpoint: loads, no training
+    spec = load_task("seq_recovery")
+    test = build_instances(spec, test_w, data)
+    attach_latents(trained.model, test, window)
+    interp = LLMInterpreter(llm="smollm2-135m")
+    interp.model = SoftPromptModel.from_checkpoint(load_llm("smollm2-135m", "cpu"), entry)
+    return {"data": data, "spec": spec, "test": test, "train": [], "interpreter": interp, "fit": {}}
+
+
 class PeakRSS:
     """Peak resident memory (MB) of this process while a block runs, sampled every 5 ms."""
 
@@ -137,12 +172,16 @@ class TokenCounter:
 
 def reference_wrap(model, prompt: str, latents: list[torch.Tensor]) -> torch.Tensor:
     """One sample's input embeddings [T, H], built as RecInterpreter's prompt_wrap does (no caching)."""
+    if model.chat_template:  # the prompt template, applied as text to each sample (MiniGPT-4 style)
+        msgs = [{"role": "user", "content": prompt}]
+        prompt = model.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
     parts = prompt.split(PLACEHOLDER)
     pieces = []
     for i, part in enumerate(parts):
         if i > 0:
             pieces.append(model.adapter(latents[i - 1].unsqueeze(0))[0])
-        ids = model.tokenizer(part, return_tensors="pt", add_special_tokens=(i == 0)).input_ids
+        first = i == 0 and not model.chat_template  # a chat template writes its specials as text
+        ids = model.tokenizer(part, return_tensors="pt", add_special_tokens=first).input_ids
         pieces.append(model.embed(ids)[0])
     return torch.cat(pieces)
 
@@ -160,7 +199,8 @@ def _pad(rows: list[torch.Tensor], pad_embed: torch.Tensor, left: bool) -> tuple
 
 @torch.no_grad()
 def reference_generate(model, examples, batch_size: int = 32, max_length: int = 100) -> list[str]:
-    """Greedy outputs, 32 at a time in data order, ``generate(max_length=100)``, no stop strings."""
+    """Greedy outputs, 32 at a time in data order, ``generate(max_length=100)`` as the reference ran it
+    (at most 100 new tokens), no stop strings."""
     model.eval()
     pad_embed = model.embed(torch.tensor([model.pad_id]))
     out = []
@@ -168,7 +208,10 @@ def reference_generate(model, examples, batch_size: int = 32, max_length: int = 
         rows = [reference_wrap(model, ex.prompt, ex.latents) for ex in examples[s : s + batch_size]]
         embeds, mask = _pad(rows, pad_embed, left=True)
         new = model.lm.generate(
-            inputs_embeds=embeds, attention_mask=mask, max_length=max_length, do_sample=False,
+            # RecInterpreter ran on transformers < 4.38, where max_length with inputs_embeds alone bounded
+            # the NEW tokens; since huggingface/transformers#28994 it also counts the prompt. Keep the
+            # original meaning: up to max_length new tokens.
+            inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_length, do_sample=False,
             num_beams=1, pad_token_id=model.pad_id, eos_token_id=model.eos_ids,
         )  # fmt: skip
         out += [model.tokenizer.decode(row, skip_special_tokens=True) for row in new.tolist()]
