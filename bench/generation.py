@@ -62,6 +62,17 @@ class DecodeCounter:
         decode.greedy_decode = self.original
 
 
+def _throughput(n: int, seconds: float, tokens: int, slots: int) -> dict:
+    """One side's speed: ``n`` instances and ``tokens`` new tokens in ``seconds``, ``slots`` rows x steps."""
+    return {
+        "seconds": round(seconds, 2),
+        "instances_per_s": round(n / seconds, 3),
+        "new_tokens": tokens,
+        "new_tokens_per_s": round(tokens / seconds, 1),
+        "token_slots_computed": slots,
+    }
+
+
 def _prefix_agrees(mine: str, text: str) -> bool:
     """One output is a prefix of the other (the reference's cut at its first line)."""
     ref = text.split("\n", 1)[0].strip()
@@ -124,22 +135,14 @@ def main() -> None:
         "instances": n,
         "threads": threads,
         "recbench": {
-            "seconds": round(ours_s, 2),
-            "instances_per_s": round(n / ours_s, 3),
-            "new_tokens": ours_tokens.tokens,
-            "new_tokens_per_s": round(ours_tokens.tokens / ours_s, 1),
-            "token_slots_computed": ours_tokens.tokens,
+            **_throughput(n, ours_s, ours_tokens.tokens, ours_tokens.tokens),
             "batch_size": interp.gen_batch_size,
             "max_new_tokens": spec.max_new_tokens,
             "stop": list(spec.until),
             **mem_ours.report(),
         },
         "reference": {
-            "seconds": round(ref_s, 2),
-            "instances_per_s": round(n / ref_s, 3),
-            "new_tokens": ref_tokens.tokens,
-            "new_tokens_per_s": round(ref_tokens.tokens / ref_s, 1),
-            "token_slots_computed": ref_tokens.slots,
+            **_throughput(n, ref_s, ref_tokens.tokens, ref_tokens.slots),
             "batch_size": 32,
             "max_length": 100,  # as RecInterpreter ran it: at most 100 new tokens (see reference.py)
             "stop": [],

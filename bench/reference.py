@@ -31,20 +31,15 @@ PLACEHOLDER = "<rec_emb>"
 # --- set-up shared by bench/generation.py and bench/training.py -----------------------------------
 
 
-def setup(
-    n_test: int, n_train: int, window: int = 5, rec_epochs: int = 5, align_steps: int = 300, steps: int = 0
-) -> dict:
-    """SmolLM2-135M + MLP adapter on ML-100K ``seq_recovery`` (a SASRec trained ``rec_epochs`` epochs).
+def _seq_recovery(n_test: int, n_train: int, window: int, rec_epochs: int | None) -> dict:
+    """ML-100K ``seq_recovery`` test and train instances with SASRec latents (seeded window samples).
 
-    The adapter gets recbench's alignment warm start and ``steps`` end-to-end steps, so the LLM writes
-    title-like text; returns test and train instances with latents, and the interpreter.
+    ``rec_epochs=None`` is SASRec's default training, i.e. the committed checkpoint in pretrained/.
     """
     import random
 
     from recbench import progress
     from recbench.data import load_dataset, make_windows, split_windows_by_user
-    from recbench.interpreters.base import InterpreterContext
-    from recbench.interpreters.llm import LLMInterpreter
     from recbench.recommenders.train import train_recommender
     from recbench.run.latents import attach_latents
     from recbench.tasks import build_instances, load_task
@@ -60,14 +55,29 @@ def setup(
     test = build_instances(spec, test_w, data)
     train = build_instances(spec, train_w, data)
     attach_latents(trained.model, test + train, window)
+    return {"data": data, "spec": spec, "test": test, "train": train}
+
+
+def setup(
+    n_test: int, n_train: int, window: int = 5, rec_epochs: int = 5, align_steps: int = 300, steps: int = 0
+) -> dict:
+    """SmolLM2-135M + MLP adapter on ML-100K ``seq_recovery`` (a SASRec trained ``rec_epochs`` epochs).
+
+    The adapter gets recbench's alignment warm start and ``steps`` end-to-end steps, so the LLM writes
+    title-like text; returns test and train instances with latents, and the interpreter.
+    """
+    from recbench.interpreters.base import InterpreterContext
+    from recbench.interpreters.llm import LLMInterpreter
+
+    env = _seq_recovery(n_test, n_train, window, rec_epochs)
     # generation uses the interpreter's default gen_batch_size
     interp = LLMInterpreter(
         llm="smollm2-135m", adapter="mlp", adapter_options={"hidden": 1024}, steps=steps,
         batch_size=16, align_steps=align_steps,
     )  # fmt: skip
-    interp.setup(InterpreterContext(data, test[0].latents[0].shape[-1], window, "cpu", 0))
-    info = interp.fit(train, [])
-    return {"data": data, "spec": spec, "test": test, "train": train, "interpreter": interp, "fit": info}
+    interp.setup(InterpreterContext(env["data"], env["test"][0].latents[0].shape[-1], window, "cpu", 0))
+    info = interp.fit(env["train"], [])
+    return {**env, "interpreter": interp, "fit": info}
 
 
 def setup_pretrained(n_test: int, window: int = 5) -> dict:
@@ -75,34 +85,21 @@ def setup_pretrained(n_test: int, window: int = 5) -> dict:
 
     Same test windows as :func:`setup`; nothing is trained (both come from the pretrained layer).
     """
-    import random
     from pathlib import Path
 
-    from recbench import progress
     from recbench.cache import find_entry
-    from recbench.data import load_dataset, make_windows, split_windows_by_user
     from recbench.interpreters.llm import LLMInterpreter
     from recbench.interpreters.soft_prompt import SoftPromptModel
     from recbench.llms import load_llm
-    from recbench.recommenders.train import train_recommender
-    from recbench.run.latents import attach_latents
-    from recbench.tasks import build_instances, load_task
 
-    progress.set_enabled(False)
     provenance = json.loads((Path(__file__).resolve().parents[1] / "pretrained/PROVENANCE.json").read_text())
     entry = find_entry("interpreters", "llm-" + provenance["interpreter"]["training"]["key"])
     if entry is None:
         raise SystemExit("the committed adapter in pretrained/ is missing")
-    data = load_dataset("ml-100k")
-    splits = split_windows_by_user(make_windows(data, window), seed=0)
-    test_w = sorted(random.Random(0).sample(splits["test"], n_test), key=lambda w: (w.user, w.start))
-    trained = train_recommender(data, "sasrec", seed=0)  # the committed checkpoint: loads, no training
-    spec = load_task("seq_recovery")
-    test = build_instances(spec, test_w, data)
-    attach_latents(trained.model, test, window)
+    env = _seq_recovery(n_test, 0, window, rec_epochs=None)
     interp = LLMInterpreter(llm="smollm2-135m")
     interp.model = SoftPromptModel.from_checkpoint(load_llm("smollm2-135m", "cpu"), entry)
-    return {"data": data, "spec": spec, "test": test, "train": [], "interpreter": interp, "fit": {}}
+    return {**env, "interpreter": interp, "fit": {}}
 
 
 class PeakRSS:
