@@ -27,9 +27,12 @@ def set_enabled(enabled: bool) -> None:
 
 @contextmanager
 def bar(description: str, total: int) -> Iterator[Callable[..., None]]:
-    """Yield ``update(advance=1, note="")``; draws a bar on stderr while the block runs."""
+    """Yield ``update(advance=1, note="", total=None)``; draws a bar on stderr while the block runs.
+
+    ``total`` replaces the bar's total (work whose size is known only once it starts).
+    """
     if not _enabled:
-        yield lambda advance=1, note="": None
+        yield lambda advance=1, note="", total=None: None
         return
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -42,7 +45,7 @@ def bar(description: str, total: int) -> Iterator[Callable[..., None]]:
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(description, total=total, note="")
 
-        def update(advance: int = 1, note: str = "") -> None:
-            progress.update(task, advance=advance, note=note)
+        def update(advance: int = 1, note: str = "", total: int | None = None) -> None:
+            progress.update(task, advance=advance, note=note, total=total)
 
         yield update

@@ -11,6 +11,7 @@ then starts from a point where the LLM already "sees" a word of each title.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -55,8 +56,12 @@ def alignment_pairs(
 
 
 def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token_ids: torch.Tensor,
-                  steps: int, seed: int, batch_size: int = 256, lr: float = 3e-3) -> dict:  # fmt: skip
-    """Minimise 1 - cos(soft token, title-token embedding) per position; returns a short report."""
+                  steps: int, seed: int, batch_size: int = 256, lr: float = 3e-3,
+                  progress: Callable[[int, float], None] | None = None) -> dict:  # fmt: skip
+    """Minimise 1 - cos(soft token, title-token embedding) per position; returns a short report.
+
+    ``progress(step, loss)`` is called after each step.
+    """
     if steps <= 0 or len(latents) == 0 or adapter.n_tokens != token_ids.shape[1]:
         return {"align_steps": 0}
     start = time.perf_counter()
@@ -64,7 +69,7 @@ def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token
     targets = embedding.detach().float()
     opt = torch.optim.Adam(adapter.parameters(), lr=lr)
     adapter.train()
-    for _ in range(steps):
+    for step in range(steps):
         idx = torch.randint(0, len(latents), (min(batch_size, len(latents)),), generator=gen)
         out = adapter(latents[idx].to(targets.device))
         goal = targets[token_ids[idx].to(targets.device)]
@@ -72,6 +77,8 @@ def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if progress is not None:
+            progress(step + 1, loss.item())
     adapter.eval()
     with torch.no_grad():
         # nearest vocabulary token of each soft token: how often is it the title token it was fitted to?

@@ -9,7 +9,8 @@ from typing import Any
 from recbench.data.base import SequenceData
 from recbench.tasks.instances import Instance
 
-Progress = Any  # callable(done, total, loss_or_None)
+# callable(done, total, loss_or_None[, stage]); stage names a training phase ("align", "train")
+Progress = Any
 
 
 @dataclass

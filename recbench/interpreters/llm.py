@@ -116,6 +116,17 @@ class LLMInterpreter(Interpreter):
         s = self.train_settings
         per_item = max(1, self.model.adapter.n_tokens // self.ctx.window)
         latents, token_ids = alignment_pairs(train, self.llm.tokenizer, self.ctx.data.title, per_item)
+        # one progress count over both stages: title alignment (when it applies), then end-to-end steps
+        aligns = len(latents) > 0 and self.model.adapter.n_tokens == token_ids.shape[1]
+        first = s["align_steps"] if aligns else 0
+        total = first + s["steps"]
+
+        def report_align(done: int, loss: float) -> None:
+            progress(done, total, loss, "align")
+
+        def report_train(done: int, _steps: int, loss: float) -> None:
+            progress(first + done, total, loss, "train")
+
         aligned = align_adapter(
             self.model.adapter,
             self.model.embed.weight,
@@ -124,6 +135,7 @@ class LLMInterpreter(Interpreter):
             steps=s["align_steps"],
             seed=self.ctx.seed,
             batch_size=max(16, min(256, 768 // per_item)),  # windows per step: same work per token group
+            progress=report_align if progress is not None else None,
         )
         history = self.model.fit(
             self._examples(train, True),
@@ -134,7 +146,7 @@ class LLMInterpreter(Interpreter):
             weight_decay=s["weight_decay"],
             seed=self.ctx.seed,
             warmup=s["warmup"],
-            progress=progress,
+            progress=report_train if progress is not None else None,
         )
         losses = history["train_loss"]
         tail = losses[-20:] or [float("nan")]

@@ -231,9 +231,11 @@ def _fit_or_load(
         return {**info, "key": key, "from_cache": True}
     steps = getattr(interpreter, "train_settings", {}).get("steps", 0)
     with progress.bar(f"train {interpreter.describe()['label']}", max(steps, 1)) as update:
-        info = interpreter.fit(
-            train, valid, progress=lambda done, total, loss: update(note=f"loss {loss:.3f}")
-        )
+
+        def report(done: int, total: int, loss: float, stage: str = "") -> None:
+            update(note=f"{stage} loss {loss:.3f}".strip(), total=max(total, 1))
+
+        info = interpreter.fit(train, valid, progress=report)
     with atomic_dir(cache_dir() / "interpreters" / entry) as tmp:
         interpreter.save(tmp)
         import json

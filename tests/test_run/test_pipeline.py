@@ -164,3 +164,23 @@ def test_kill_minus_nine_then_resume_redoes_nothing(tmp_path, fresh_cache):
 
     distinct = sqlite3.connect(other / "generations.sqlite").execute("SELECT COUNT(*) FROM gen").fetchone()[0]
     assert 8 + sum(redone) == distinct and len(redone) == 1
+
+
+def test_training_bar_counts_alignment_then_end_to_end_steps(tmp_path, fresh_cache, monkeypatch):
+    from contextlib import contextmanager
+
+    from recbench import progress as progress_mod
+
+    bars: dict[str, list] = {}
+
+    @contextmanager
+    def recording_bar(description, total):
+        calls = bars.setdefault(description, [("start", total)])
+        yield lambda advance=1, note="", total=None: calls.append(((note.split() or [""])[0], total))
+
+    monkeypatch.setattr(progress_mod, "bar", recording_bar)
+    run(tmp_path, tasks=["seq_recovery"], align_steps=5)
+    (train,) = [calls for name, calls in bars.items() if name.startswith("train ") and "sasrec" not in name]
+    assert train[0] == ("start", 3)  # the bar opens with the end-to-end steps it knows of
+    # then one tick per alignment step and per end-to-end step, against their sum
+    assert train[1:] == [("align", 8)] * 5 + [("train", 8)] * 3
