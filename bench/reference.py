@@ -176,7 +176,7 @@ def reference_wrap(model, prompt: str, latents: list[torch.Tensor]) -> torch.Ten
     pieces = []
     for i, part in enumerate(parts):
         if i > 0:
-            pieces.append(model.adapter(latents[i - 1].unsqueeze(0))[0])
+            pieces.append(model.adapter(latents[i - 1].unsqueeze(0))[0].to(model.embed.weight.dtype))
         first = i == 0 and not model.chat_template  # a chat template writes its specials as text
         ids = model.tokenizer(part, return_tensors="pt", add_special_tokens=first).input_ids
         pieces.append(model.embed(ids)[0])
