@@ -104,14 +104,17 @@ def main() -> None:
         "--dtype", choices=["float32", "bfloat16"], default=None,
         help="cast the LLM's weights, for both sides (default: as recbench loads it, fp32 on CPU, bf16 on CUDA)",
     )  # fmt: skip
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (bf16 there, as recbench loads it)")
     args = parser.parse_args()
     threads = int(os.environ.get("BENCH_THREADS", "1"))  # 1: a busy 2-core machine slows down with more
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
     if args.pretrained:
-        env = setup_pretrained(n_test=args.n)
+        env = setup_pretrained(n_test=args.n, device=args.device)
     else:
-        env = setup(n_test=args.n, n_train=256, rec_epochs=args.rec_epochs, align_steps=300)
+        env = setup(
+            n_test=args.n, n_train=256, rec_epochs=args.rec_epochs, align_steps=300, device=args.device
+        )
     interp, spec = env["interpreter"], env["spec"]
     model = interp.model
     if args.dtype:
@@ -153,6 +156,7 @@ def main() -> None:
         "dataset": "ml-100k",
         "instances": n,
         "threads": threads,
+        "device": torch.cuda.get_device_name() if model.embed.weight.is_cuda else "cpu",
         "dtype": str(model.embed.weight.dtype).removeprefix("torch."),
         "recbench": {
             **_throughput(n, ours_s, ours_tokens.tokens, ours_tokens.tokens),

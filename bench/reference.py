@@ -59,7 +59,13 @@ def _seq_recovery(n_test: int, n_train: int, window: int, rec_epochs: int | None
 
 
 def setup(
-    n_test: int, n_train: int, window: int = 5, rec_epochs: int = 5, align_steps: int = 300, steps: int = 0
+    n_test: int,
+    n_train: int,
+    window: int = 5,
+    rec_epochs: int = 5,
+    align_steps: int = 300,
+    steps: int = 0,
+    device: str = "cpu",
 ) -> dict:
     """SmolLM2-135M + MLP adapter on ML-100K ``seq_recovery`` (a SASRec trained ``rec_epochs`` epochs).
 
@@ -75,12 +81,12 @@ def setup(
         llm="smollm2-135m", adapter="mlp", adapter_options={"hidden": 1024}, steps=steps,
         batch_size=16, align_steps=align_steps,
     )  # fmt: skip
-    interp.setup(InterpreterContext(env["data"], env["test"][0].latents[0].shape[-1], window, "cpu", 0))
+    interp.setup(InterpreterContext(env["data"], env["test"][0].latents[0].shape[-1], window, device, 0))
     info = interp.fit(env["train"], [])
     return {**env, "interpreter": interp, "fit": info}
 
 
-def setup_pretrained(n_test: int, window: int = 5) -> dict:
+def setup_pretrained(n_test: int, window: int = 5, device: str = "cpu") -> dict:
     """The demo's interpreter: the committed fast-profile adapter (pretrained/) on the committed SASRec.
 
     Same test windows as :func:`setup`; nothing is trained (both come from the pretrained layer).
@@ -98,7 +104,7 @@ def setup_pretrained(n_test: int, window: int = 5) -> dict:
         raise SystemExit("the committed adapter in pretrained/ is missing")
     env = _seq_recovery(n_test, 0, window, rec_epochs=None)
     interp = LLMInterpreter(llm="smollm2-135m")
-    interp.model = SoftPromptModel.from_checkpoint(load_llm("smollm2-135m", "cpu"), entry)
+    interp.model = SoftPromptModel.from_checkpoint(load_llm("smollm2-135m", device), entry)
     return {**env, "interpreter": interp, "fit": {}}
 
 
@@ -110,10 +116,14 @@ class PeakRSS:
 
         self.proc = psutil.Process()
         self.peak = self.start = 0
+        self.cuda_peak: int | None = None
 
     @contextmanager
     def measure(self):
         self.start = self.peak = self.proc.memory_info().rss
+        if torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
         done = threading.Event()
 
         def sample() -> None:
@@ -129,12 +139,16 @@ class PeakRSS:
             done.set()
             thread.join()
             self.peak = max(self.peak, self.proc.memory_info().rss)
+            self.cuda_peak = torch.cuda.max_memory_allocated() if torch.cuda.is_initialized() else None
 
     def report(self) -> dict:
-        return {
+        out = {
             "peak_rss_mb": round(self.peak / 2**20, 1),
             "peak_rss_increase_mb": round((self.peak - self.start) / 2**20, 1),
         }
+        if self.cuda_peak is not None:  # tensors on a GPU are not in the process's RSS
+            out["peak_cuda_allocated_mb"] = round(self.cuda_peak / 2**20, 1)
+        return out
 
 
 class TokenCounter:
@@ -179,7 +193,7 @@ def reference_wrap(model, prompt: str, latents: list[torch.Tensor]) -> torch.Ten
             pieces.append(model.adapter(latents[i - 1].unsqueeze(0))[0].to(model.embed.weight.dtype))
         first = i == 0 and not model.chat_template  # a chat template writes its specials as text
         ids = model.tokenizer(part, return_tensors="pt", add_special_tokens=first).input_ids
-        pieces.append(model.embed(ids)[0])
+        pieces.append(model.embed(ids.to(model.embed.weight.device))[0])
     return torch.cat(pieces)
 
 
@@ -189,7 +203,8 @@ def _pad(rows: list[torch.Tensor], pad_embed: torch.Tensor, left: bool) -> tuple
     for r in rows:
         fill = pad_embed.expand(width - len(r), -1)
         embeds.append(torch.cat([fill, r] if left else [r, fill]))
-        ones, zeros = torch.ones(len(r), dtype=torch.long), torch.zeros(width - len(r), dtype=torch.long)
+        ones = torch.ones(len(r), dtype=torch.long, device=r.device)
+        zeros = torch.zeros(width - len(r), dtype=torch.long, device=r.device)
         masks.append(torch.cat([zeros, ones] if left else [ones, zeros]))
     return torch.stack(embeds), torch.stack(masks)
 
@@ -199,7 +214,7 @@ def reference_generate(model, examples, batch_size: int = 32, max_length: int = 
     """Greedy outputs, 32 at a time in data order, ``generate(max_length=100)`` as the reference ran it
     (at most 100 new tokens), no stop strings."""
     model.eval()
-    pad_embed = model.embed(torch.tensor([model.pad_id]))
+    pad_embed = model.embed(torch.tensor([model.pad_id], device=model.embed.weight.device))
     out = []
     for s in range(0, len(examples), batch_size):
         rows = [reference_wrap(model, ex.prompt, ex.latents) for ex in examples[s : s + batch_size]]
@@ -217,18 +232,18 @@ def reference_generate(model, examples, batch_size: int = 32, max_length: int = 
 
 def reference_loss(model, batch) -> torch.Tensor:
     """The model's own mean cross-entropy over a right-padded batch wrapped one sample at a time."""
-    pad_embed = model.embed(torch.tensor([model.pad_id]))
+    pad_embed = model.embed(torch.tensor([model.pad_id], device=model.embed.weight.device))
     rows, labels = [], []
     for ex in batch:
         prompt = reference_wrap(model, ex.prompt, ex.latents)
         target_ids = model.tokenizer(ex.target, add_special_tokens=False).input_ids + [
             model.tokenizer.eos_token_id
         ]
-        rows.append(torch.cat([prompt, model.embed(torch.tensor(target_ids))]))
+        rows.append(torch.cat([prompt, model.embed(torch.tensor(target_ids, device=prompt.device))]))
         labels.append([-100] * len(prompt) + target_ids)
     embeds, mask = _pad(rows, pad_embed, left=False)
     width = embeds.shape[1]
-    label_t = torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels])
+    label_t = torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels], device=embeds.device)
     return model.lm(inputs_embeds=embeds, attention_mask=mask, labels=label_t).loss
 
 
@@ -274,7 +289,7 @@ def main() -> None:
     train_ex = prompt_examples(env["train"][:8], True)
     with torch.no_grad():
         embeds, mask, _ = model.build_inputs(gen_ex, with_targets=False)
-        pad_embed = model.embed(torch.tensor([model.pad_id]))
+        pad_embed = model.embed(torch.tensor([model.pad_id], device=model.embed.weight.device))
         ref, ref_mask = _pad(
             [reference_wrap(model, e.prompt, e.latents) for e in gen_ex], pad_embed, left=True
         )

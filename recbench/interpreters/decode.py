@@ -12,10 +12,19 @@ the argmax of the last position's logits. Outputs match it token for token.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import torch
+
+
+def cache_argument(lm: Any) -> str:
+    """The forward argument that takes the KV cache: ``cache`` in recent transformers (5.2x), before that
+    ``past_key_values`` (recbench allows transformers from 4.56). A peft-wrapped model is asked through
+    its base model."""
+    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 @torch.inference_mode()
@@ -43,14 +52,15 @@ def greedy_decode(
     cache = DynamicCache(config=lm.config)
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding: count from the first real token
     step_inputs: dict[str, torch.Tensor] = {"inputs_embeds": embeds}
+    cache_kw = cache_argument(lm)
     for step in range(max_new_tokens):
         logits = lm(
             **step_inputs,
             attention_mask=mask,
             position_ids=positions,
-            cache=cache,
             use_cache=True,
             logits_to_keep=1,
+            **{cache_kw: cache},
         ).logits
         tokens = logits[:, -1].argmax(-1)
         keep: list[int] = []

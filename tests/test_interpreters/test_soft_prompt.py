@@ -162,6 +162,32 @@ def test_decoding_matches_hf_generate_as_rows_finish(tiny_llm):
     assert decode.greedy_decode(model.lm, embeds, mask, max_new_tokens=0, eos_ids=model.eos_ids) == [[]] * 6
 
 
+class _OlderForward(torch.nn.Module):
+    """A causal LM whose forward takes the KV cache as ``past_key_values`` (transformers before 5.2x)."""
+
+    def __init__(self, lm) -> None:
+        super().__init__()
+        self.lm, self.config = lm, lm.config
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
+                inputs_embeds=None, use_cache=None, logits_to_keep=0):  # fmt: skip
+        return self.lm(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, cache=past_key_values,
+            inputs_embeds=inputs_embeds, use_cache=use_cache, logits_to_keep=logits_to_keep,
+        )  # fmt: skip
+
+
+def test_decoding_passes_the_cache_under_the_models_own_argument_name(tiny_llm):
+    model = engine(tiny_llm)
+    embeds, mask, _ = model.build_inputs(make_examples(4), with_targets=False)
+    older = _OlderForward(model.lm)
+    assert decode.cache_argument(model.lm) == "cache"
+    assert decode.cache_argument(older) == "past_key_values"
+    # without its cache a step would see only its own token: the outputs would differ
+    expected = decode.greedy_decode(model.lm, embeds, mask, max_new_tokens=8, eos_ids=[])
+    assert decode.greedy_decode(older, embeds, mask, max_new_tokens=8, eos_ids=[]) == expected
+
+
 def test_training_memorises_a_tiny_set(tiny_llm):
     model = engine(tiny_llm, LinearAdapter, chat_template=False)
     train = memorisation_set()
