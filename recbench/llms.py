@@ -12,6 +12,8 @@ import importlib.util
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -103,9 +105,23 @@ def _resolve_device(device: str) -> torch.device:
     return dev
 
 
+@contextmanager
+def quiet_hf_bars() -> Iterator[None]:
+    """No transformers progress bars ("Loading weights", "Writing model shards") inside the block: they
+    would break the CLI's own rich output and print even under --quiet."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def _load_folder(folder: Path, dev: torch.device, name: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     kwargs: dict[str, Any] = {"local_files_only": True}
     if dev.type == "cuda":
@@ -113,17 +129,13 @@ def _load_folder(folder: Path, dev: torch.device, name: str) -> tuple[Any, Any]:
         kwargs.update(dtype=torch.bfloat16, device_map="auto" if dev.index is None else {"": dev.index})
     else:
         kwargs.update(dtype=torch.float32)  # CPU matmuls are fastest (and exact enough) in fp32
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # the "Loading weights" bar would break the CLI's own rich output
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+        with quiet_hf_bars():
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
     except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RecbenchError(f"LLM '{name}' could not be loaded from {folder}: {first}") from None
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
     if dev.type == "cpu":
         model.to(dev)
     model.eval()
@@ -224,9 +236,10 @@ def smollm2_folder() -> tuple[Path, str]:
     if not (final / "model.safetensors").is_file():
         from transformers import AutoModelForCausalLM, LlamaForCausalLM
 
-        gguf_model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-        )
+        with quiet_hf_bars():
+            gguf_model = AutoModelForCausalLM.from_pretrained(
+                gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+            )
         # A GGUF-loaded model refuses save_pretrained ("quantized with gguf"); its weights are already
         # dequantised fp32, so copying them into a model whose config has no quantization_config is lossless.
         cfg = gguf_model.config
@@ -235,7 +248,7 @@ def smollm2_folder() -> tuple[Path, str]:
         clean = LlamaForCausalLM(cfg)
         clean.load_state_dict(gguf_model.state_dict())
         clean.tie_weights()
-        with atomic_dir(final) as tmp:
+        with atomic_dir(final) as tmp, quiet_hf_bars():
             clean.save_pretrained(tmp)
             for f in smollm2_tokenizer_folder().iterdir():
                 shutil.copy2(f, tmp / f.name)
@@ -264,7 +277,7 @@ def tiny_random_folder() -> tuple[Path, str]:
         )
         model = LlamaForCausalLM(cfg)
         _seeded_init(model, TINY_SEED)
-        with atomic_dir(final) as tmp:
+        with atomic_dir(final) as tmp, quiet_hf_bars():
             model.save_pretrained(tmp)
             for f in tok_dir.iterdir():
                 shutil.copy2(f, tmp / f.name)

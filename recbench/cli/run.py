@@ -23,6 +23,10 @@ def register(app: typer.Typer) -> None:
         tasks: list[str] = typer.Option(None, "--tasks", "-t", help="Tasks, comma separated [all four]."),
         interpreter: str = typer.Option(None, "--interpreter", help="Interpreter: llm or a baseline [llm]."),
         adapter: str = typer.Option(None, "--adapter", help="Adapter (see `recbench ls adapters`)."),
+        adapter_option: list[str] = typer.Option(
+            None, "--adapter-option", help="KEY=VALUE adapter option, repeatable (e.g. hidden=256)."
+        ),
+        align_steps: int = typer.Option(None, "--align-steps", help="Adapter-only title alignment steps."),
         lora: bool = typer.Option(False, "--lora", help="Also train LoRA (r=8 on q_proj, v_proj)."),
         profile: str = typer.Option("fast", "--profile", help="fast (CPU budget) or paper (RecInterpreter)."),
         dataset: str = typer.Option(None, "--dataset", help="Dataset [ml-100k]."),
@@ -46,11 +50,15 @@ def register(app: typer.Typer) -> None:
 
         from recbench.recommenders.train import resolve_device
         from recbench.run import evaluate
+        from recbench.run.config import default_adapter_options, parse_options
         from recbench.run.pipeline import current_command
 
         if threads:
             torch.set_num_threads(threads)
         device = resolve_device(device)
+        adapter_options = None
+        if adapter_option:  # on top of the options the profile gives this adapter
+            adapter_options = {**default_adapter_options(profile, adapter), **parse_options(adapter_option)}
         results = evaluate(
             rec,
             llm,
@@ -62,6 +70,8 @@ def register(app: typer.Typer) -> None:
             command=current_command(),
             interpreter=interpreter,
             adapter=adapter,
+            adapter_options=adapter_options,
+            align_steps=align_steps,
             lora={"r": 8, "alpha": 16, "dropout": 0.0} if lora else None,
             dataset=dataset,
             data_dir=data_dir,

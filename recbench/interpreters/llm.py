@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recbench import registry
+from recbench.errors import ConfigError
 from recbench.interpreters.base import Interpreter, InterpreterContext, Progress
 from recbench.tasks.instances import Instance
 
@@ -35,6 +36,7 @@ class LLMInterpreter(Interpreter):
         self.llm_name = llm
         self.adapter_name = adapter
         self.adapter_options = dict(adapter_options or {})
+        _check_adapter_options(adapter, self.adapter_options)
         self.lora = lora
         self.chat_template = chat_template
         self.train_settings = {
@@ -176,3 +178,16 @@ class LLMInterpreter(Interpreter):
 
     def load(self, folder: Path) -> None:
         self.model.load(folder)
+
+
+def _check_adapter_options(adapter: str, options: dict) -> None:
+    """Unknown or ill-typed adapter options fail here, before any work: a throwaway adapter of tiny
+    dimensions is built with them (the global RNG is left as it was)."""
+    import torch
+
+    cls = registry.adapters.get(adapter)
+    with torch.random.fork_rng(devices=[]):
+        try:
+            cls(2, 2, 2, **options)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"adapter '{adapter}' options {options}: {exc}") from None

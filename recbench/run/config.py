@@ -80,6 +80,32 @@ PROFILES: dict[str, dict] = {
 }
 
 
+def default_adapter_options(profile: str, adapter: str | None) -> dict:
+    """The adapter options a run starts from: the profile's for its own adapter, none for another."""
+    if profile not in PROFILES:
+        raise UnknownNameError(unknown_name_message("profile", profile, sorted(PROFILES)))
+    own = PROFILES[profile].get("adapter", RunConfig.adapter)
+    if adapter is not None and adapter != own:
+        return {}
+    return dict(PROFILES[profile].get("adapter_options", RunConfig().adapter_options))
+
+
+def parse_options(pairs: list[str]) -> dict:
+    """``["hidden=256", "tokens_per_item=4"]`` -> ``{"hidden": 256, "tokens_per_item": 4}`` (JSON values, else text)."""
+    import json
+
+    out: dict = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise ConfigError(f"--adapter-option expects KEY=VALUE, got '{pair}'")
+        try:
+            out[key.strip()] = json.loads(text)
+        except ValueError:
+            out[key.strip()] = text.strip()
+    return out
+
+
 def resolve_config(profile: str = "fast", **overrides) -> RunConfig:
     """Profile defaults, then every override that is not None; validated."""
     if profile not in PROFILES:
@@ -107,6 +133,7 @@ def resolve_config(profile: str = "fast", **overrides) -> RunConfig:
         (cfg.window >= 2, f"--window must be at least 2, got {cfg.window}"),
         (cfg.limit is None or cfg.limit >= 1, f"--limit must be at least 1, got {cfg.limit}"),
         (cfg.steps >= 0, f"--steps must be >= 0, got {cfg.steps}"),
+        (cfg.align_steps >= 0, f"--align-steps must be >= 0, got {cfg.align_steps}"),
         (cfg.batch_size >= 1, f"--batch-size must be at least 1, got {cfg.batch_size}"),
         (cfg.lr > 0, f"--lr must be positive, got {cfg.lr}"),
         (len(cfg.tasks) > 0, "no tasks selected"),

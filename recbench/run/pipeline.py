@@ -77,6 +77,7 @@ def evaluate(
     specs = [load_task(t) for t in cfg.tasks]  # bad task names or files fail before any work
     interp_cls = registry.interpreters.get(cfg.interpreter)
     registry.recommenders.get(cfg.rec)
+    interpreter = interp_cls.from_config(cfg)  # bad interpreter settings fail before any work
     ranks = current_ranks(device)  # rank 0 of 1 unless launched data-parallel
     device = rank_device(device, ranks)
     timings: dict[str, float] = {}
@@ -119,7 +120,6 @@ def evaluate(
     timings["latents"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    interpreter = interp_cls.from_config(cfg)
     rec_dim = everything[0].latents[0].shape[-1]
     with ranks.main_first():  # LLM conversion and training stay single-process: see recbench/run/parallel.py
         interpreter.setup(InterpreterContext(data, rec_dim, cfg.window, device, cfg.seed))

@@ -92,3 +92,23 @@ def test_python_dash_m_entry_point():
 
     out = subprocess.run([sys.executable, "-m", "recbench", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("recbench ")
+
+
+def test_run_adapter_options_and_align_steps(tmp_path, fresh_cache):
+    import json
+
+    args = ["run", "--dataset", "csv", "--data-dir", str(TINY), "--llm", "tiny-random", "--window", "4",
+            "--limit", "2", "--steps", "1", "--tasks", "seq_recovery", "--out", str(tmp_path)]  # fmt: skip
+    result = invoke(*args, "--adapter-option", "hidden=32", "--adapter-option", "tokens_per_item=2",
+                    "--align-steps", "7")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.glob("*/results.json")
+    interp = json.loads(path.read_text())["interpreter"]
+    # the profile's adapter options, with the two given on top
+    assert interp["config"]["adapter_options"] == {"hidden": 32, "tokens_per_item": 2}
+    assert interp["training"]["align_steps"] == 7
+    # another adapter starts from no options
+    other = invoke(*args, "--adapter", "linear", "--adapter-option", "k=3", "--align-steps", "0")
+    assert other.exit_code == 0, other.output
+    (linear,) = [p for p in tmp_path.glob("*/results.json") if p != path]
+    assert json.loads(linear.read_text())["interpreter"]["config"]["adapter_options"] == {"k": 3}

@@ -39,6 +39,9 @@ def one_line_error(result, text: str) -> None:
         (["--rec", "sasrek"], "did you mean 'sasrec'?"),
         (["--profile", "papr"], "did you mean 'paper'?"),
         (["--window", "1"], "--window must be at least 2"),
+        (["--align-steps", "-1"], "--align-steps must be >= 0"),
+        (["--adapter-option", "hidden"], "--adapter-option expects KEY=VALUE, got 'hidden'"),
+        (["--adapter-option", "hiden=3"], "adapter 'mlp' has no option(s) hiden"),
     ],
 )
 def test_bad_names_and_values_are_one_line(args, text, tmp_path, fresh_cache):
