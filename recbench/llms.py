@@ -224,6 +224,13 @@ def smollm2_tokenizer_folder() -> Path:
         from transformers import AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        if tok.eos_token != "<|im_end|>":  # seen with transformers 5.17: end token <|im_start|>, no pad
+            import transformers
+
+            raise RecbenchError(
+                f"transformers {transformers.__version__} reads SmolLM2's GGUF tokenizer with end token "
+                f"{tok.eos_token!r} instead of '<|im_end|>'; recbench needs transformers>=5.24"
+            )
         with atomic_dir(final) as tmp:
             tok.save_pretrained(tmp)
     return final

@@ -20,9 +20,9 @@ import torch
 
 
 def cache_argument(lm: Any) -> str:
-    """The forward argument that takes the KV cache: ``cache`` in recent transformers (5.2x), before that
-    ``past_key_values`` (recbench allows transformers from 4.56). A peft-wrapped model is asked through
-    its base model."""
+    """The forward argument that takes the KV cache: ``cache`` in transformers 5.24 (what recbench is
+    tested with), ``past_key_values`` in earlier releases such as the 5.17 of the lent GPU machines'
+    image, where ``bench/gpu.py`` runs. A peft-wrapped model is asked through its base model."""
     base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
     return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 

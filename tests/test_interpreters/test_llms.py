@@ -64,6 +64,18 @@ def test_missing_smollm2_wheel(monkeypatch):
         load_llm("smollm2-135m")
 
 
+def test_a_transformers_that_misreads_the_gguf_tokenizer_is_refused(fresh_cache, monkeypatch):
+    import transformers
+
+    class Misread:  # what transformers 5.17 made of SmolLM2's GGUF tokenizer
+        eos_token = "<|im_start|>"
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: Misread())
+    with pytest.raises(RecbenchError, match=r"end token '<\|im_start\|>' instead of '<\|im_end\|>'.*>=5.24"):
+        llms.smollm2_tokenizer_folder()
+    assert not (fresh_cache / "llms").exists() or not any((fresh_cache / "llms").iterdir())  # nothing cached
+
+
 @pytest.mark.slow
 def test_smollm2_reads_a_soft_prompt():
     """The real default LLM: converted (or cached) folder loads and writes text after a soft token."""
