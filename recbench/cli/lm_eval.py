@@ -26,7 +26,9 @@ def _split(values: list[str] | None) -> list[str] | None:
 def export(
     run: Path = typer.Argument(..., help="A run folder (runs/<run-id>)."),
     out: Path = typer.Option(..., "--out", help="Folder for the lm-eval task YAMLs and docs."),
-    tasks: list[str] = typer.Option(None, "--tasks", "-t", help="Tasks, comma separated [all the run's]."),
+    tasks: list[str] = typer.Option(
+        None, "--tasks", "-t", help="Tasks, comma separated (default: all the run's)."
+    ),
     controls: bool = typer.Option(
         True, "--controls/--no-controls", help="Also the shuffled-latent controls."
     ),
@@ -46,7 +48,9 @@ def export(
 @user_errors
 def run(
     run_dir: Path = typer.Argument(..., metavar="RUN", help="A run folder (runs/<run-id>)."),
-    tasks: list[str] = typer.Option(None, "--tasks", "-t", help="Tasks, comma separated [all the run's]."),
+    tasks: list[str] = typer.Option(
+        None, "--tasks", "-t", help="Tasks, comma separated (default: all the run's)."
+    ),
     controls: bool = typer.Option(
         True, "--controls/--no-controls", help="Also the shuffled-latent controls."
     ),

@@ -19,9 +19,13 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def run(
         rec: str = typer.Option("sasrec", "--rec", help="Recommender (see `recbench ls recommenders`)."),
-        llm: str = typer.Option(None, "--llm", help="LLM name, hub id or path [smollm2-135m]."),
-        tasks: list[str] = typer.Option(None, "--tasks", "-t", help="Tasks, comma separated [all four]."),
-        interpreter: str = typer.Option(None, "--interpreter", help="Interpreter: llm or a baseline [llm]."),
+        llm: str = typer.Option(None, "--llm", help="LLM name, hub id or path (default: smollm2-135m)."),
+        tasks: list[str] = typer.Option(
+            None, "--tasks", "-t", help="Tasks, comma separated (default: all four)."
+        ),
+        interpreter: str = typer.Option(
+            None, "--interpreter", help="Interpreter: llm or a baseline (default: llm)."
+        ),
         adapter: str = typer.Option(None, "--adapter", help="Adapter (see `recbench ls adapters`)."),
         adapter_option: list[str] = typer.Option(
             None, "--adapter-option", help="KEY=VALUE adapter option, repeatable (e.g. hidden=256)."
@@ -29,7 +33,7 @@ def register(app: typer.Typer) -> None:
         align_steps: int = typer.Option(None, "--align-steps", help="Adapter-only title alignment steps."),
         lora: bool = typer.Option(False, "--lora", help="Also train LoRA (r=8 on q_proj, v_proj)."),
         profile: str = typer.Option("fast", "--profile", help="fast (CPU budget) or paper (RecInterpreter)."),
-        dataset: str = typer.Option(None, "--dataset", help="Dataset [ml-100k]."),
+        dataset: str = typer.Option(None, "--dataset", help="Dataset (default: ml-100k)."),
         data_dir: str = typer.Option(None, "--data-dir", help="Read the dataset from this folder."),
         window: int = typer.Option(None, "--window", help="Items per window."),
         limit: int = typer.Option(None, "--limit", help="Test instances per task."),

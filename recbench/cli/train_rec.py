@@ -17,9 +17,11 @@ def register(app: typer.Typer) -> None:
             "ml-100k", "--dataset", help="Dataset name (see `recbench ls datasets`)."
         ),
         data_dir: str = typer.Option(None, "--data-dir", help="Read the dataset from this folder."),
-        max_len: int = typer.Option(None, "--max-len", help="Longest history the recommender reads [50]."),
+        max_len: int = typer.Option(
+            None, "--max-len", help="Longest history the recommender reads (default: 50)."
+        ),
         epochs: int = typer.Option(
-            None, "--epochs", help="Most training epochs (early stopping on valid) [200]."
+            None, "--epochs", help="Most training epochs, with early stopping on valid (default: 200)."
         ),
         seed: int = typer.Option(0, "--seed"),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),

@@ -112,3 +112,16 @@ def test_run_adapter_options_and_align_steps(tmp_path, fresh_cache):
     assert other.exit_code == 0, other.output
     (linear,) = [p for p in tmp_path.glob("*/results.json") if p != path]
     assert json.loads(linear.read_text())["interpreter"]["config"]["adapter_options"] == {"k": 3}
+
+
+def test_help_shows_the_defaults_written_in_option_texts():
+    # rich markup would swallow "[smollm2-135m]"-style text: the defaults must survive into --help
+    import re
+
+    def help_text(command: str) -> str:  # the help box's borders removed, words joined again
+        return " ".join(re.sub("[│╭╮╰╯─]", " ", runner.invoke(app, [command, "--help"]).stdout).split())
+
+    text = help_text("run")
+    assert "(default: smollm2-135m)" in text and "(default: ml-100k)" in text
+    text = help_text("train-rec")
+    assert "(default: 200)" in text and "(default: 50)" in text
