@@ -77,7 +77,12 @@ class LLMInterpreter(Interpreter):
         import torch
 
         torch.manual_seed(ctx.seed)  # the adapter's initial weights belong to the run's seed
-        adapter = cls(ctx.rec_dim, self.llm.hidden_size, ctx.window, **self.adapter_options)
+        try:
+            adapter = cls(ctx.rec_dim, self.llm.hidden_size, ctx.window, **self.adapter_options)
+        except (TypeError, ValueError) as exc:  # e.g. --adapter-option hidden=abc
+            raise ConfigError(
+                f"adapter '{self.adapter_name}' options {self.adapter_options}: {exc}"
+            ) from None
         self.model = SoftPromptModel(self.llm, adapter, lora=self.lora, chat_template=self.chat_template)
 
     def identity(self) -> dict:
@@ -181,13 +186,17 @@ class LLMInterpreter(Interpreter):
 
 
 def _check_adapter_options(adapter: str, options: dict) -> None:
-    """Unknown or ill-typed adapter options fail here, before any work: a throwaway adapter of tiny
-    dimensions is built with them (the global RNG is left as it was)."""
-    import torch
+    """Option names the adapter does not take fail here, before any work (from its signature, so no
+    adapter is built); ill-typed values fail in one line when the adapter is built (:meth:`setup`)."""
+    import inspect
 
-    cls = registry.adapters.get(adapter)
-    with torch.random.fork_rng(devices=[]):
-        try:
-            cls(2, 2, 2, **options)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"adapter '{adapter}' options {options}: {exc}") from None
+    skip = {"self", "rec_dim", "llm_dim", "window", "token_norm"}
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    known: set[str] = set()
+    for klass in registry.adapters.get(adapter).__mro__:  # a subclass may pass **kwargs to its parent
+        if "__init__" in vars(klass):
+            params = inspect.signature(vars(klass)["__init__"]).parameters
+            known |= {n for n, p in params.items() if p.kind in kinds}
+    unknown = sorted(set(options) - known - skip)
+    if unknown:
+        raise ConfigError(f"adapter '{adapter}' has no option(s) {', '.join(unknown)}")

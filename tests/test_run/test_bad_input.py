@@ -42,6 +42,10 @@ def one_line_error(result, text: str) -> None:
         (["--align-steps", "-1"], "--align-steps must be >= 0"),
         (["--adapter-option", "hidden"], "--adapter-option expects KEY=VALUE, got 'hidden'"),
         (["--adapter-option", "hiden=3"], "adapter 'mlp' has no option(s) hiden"),
+        (
+            ["--adapter-option", "hidden=abc"],
+            "adapter 'mlp' options {'hidden': 'abc', 'tokens_per_item': 12}",
+        ),
     ],
 )
 def test_bad_names_and_values_are_one_line(args, text, tmp_path, fresh_cache):
