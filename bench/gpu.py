@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
@@ -103,13 +104,14 @@ def timed_decode(model, embeds, mask, new_tokens: int, device: torch.device) -> 
 def measure(name: str, args, device: torch.device, dtype: torch.dtype, bw: float) -> dict:
     model, source = load_model(name, device, dtype)
     config = model.config
-    weights = sum(p.numel() * p.element_size() for p in {id(p): p for p in model.parameters()}.values())
+    unique = {id(p): p for p in model.parameters()}.values()  # a tied embedding counts once
+    weights = sum(p.numel() * p.element_size() for p in unique)
     emb = model.get_input_embeddings().weight
     norm = float(emb.float().norm(dim=-1).median())
     kv_row = kv_bytes_per_position(config, dtype)
     out = {
         "weights": source,
-        "params_m": round(sum(p.numel() for p in {id(p): p for p in model.parameters()}.values()) / 1e6, 1),
+        "params_m": round(sum(p.numel() for p in unique) / 1e6, 1),
         "weight_mb": round(weights / 2**20, 1),
         "batches": [],
     }
@@ -159,7 +161,7 @@ def main() -> None:
         return
     device = torch.device(args.device)
     if device.type == "cpu":
-        torch.set_num_threads(int(__import__("os").environ.get("BENCH_THREADS", "1")))
+        torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     bw = bandwidth(device)
     result = {
         "bench": "gpu",
