@@ -55,6 +55,11 @@ def alignment_pairs(
     return torch.stack(lat), torch.tensor(ids)
 
 
+def will_align(adapter, latents: torch.Tensor, token_ids: torch.Tensor, steps: int) -> bool:
+    """Whether :func:`align_adapter` runs: steps asked for, windows to fit, one target per soft token."""
+    return steps > 0 and len(latents) > 0 and adapter.n_tokens == token_ids.shape[1]
+
+
 def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token_ids: torch.Tensor,
                   steps: int, seed: int, batch_size: int = 256, lr: float = 3e-3,
                   progress: Callable[[int, float], None] | None = None) -> dict:  # fmt: skip
@@ -62,7 +67,7 @@ def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token
 
     ``progress(step, loss)`` is called after each step.
     """
-    if steps <= 0 or len(latents) == 0 or adapter.n_tokens != token_ids.shape[1]:
+    if not will_align(adapter, latents, token_ids, steps):
         return {"align_steps": 0}
     start = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)

@@ -118,14 +118,15 @@ class LLMInterpreter(Interpreter):
         ]
 
     def fit(self, train: list[Instance], valid: list[Instance], progress: Progress = None) -> dict:
-        from recbench.interpreters.align import align_adapter, alignment_pairs
+        from recbench.interpreters.align import align_adapter, alignment_pairs, will_align
 
         s = self.train_settings
         per_item = max(1, self.model.adapter.n_tokens // self.ctx.window)
         latents, token_ids = alignment_pairs(train, self.llm.tokenizer, self.ctx.data.title, per_item)
         # one progress count over both stages: title alignment (when it applies), then end-to-end steps
-        aligns = len(latents) > 0 and self.model.adapter.n_tokens == token_ids.shape[1]
-        first = s["align_steps"] if aligns else 0
+        first = (
+            s["align_steps"] if will_align(self.model.adapter, latents, token_ids, s["align_steps"]) else 0
+        )
         total = first + s["steps"]
 
         def report_align(done: int, loss: float) -> None:

@@ -118,14 +118,8 @@ def resolve_config(profile: str = "fast", **overrides) -> RunConfig:
         if value is not None:
             values[key] = value
     # Adapter options belong to one adapter: choosing another adapter drops the profile's options.
-    if (
-        "adapter" in overrides
-        and overrides["adapter"] is not None
-        and overrides.get("adapter_options") is None
-    ):
-        default_adapter = PROFILES[profile].get("adapter", RunConfig.adapter)
-        if overrides["adapter"] != default_adapter:
-            values["adapter_options"] = {}
+    if overrides.get("adapter") is not None and overrides.get("adapter_options") is None:
+        values["adapter_options"] = default_adapter_options(profile, overrides["adapter"])
     if "tasks" in values:
         values["tasks"] = tuple(values["tasks"])
     cfg = RunConfig(**values)
