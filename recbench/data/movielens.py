@@ -6,15 +6,19 @@ import importlib.util
 from pathlib import Path
 
 from recbench.data.base import (
+    TIMESTAMP_HINT,
+    Interaction,
     Item,
+    ItemTable,
+    Problems,
     SequenceData,
     build_sequences,
     display_title,
-    parse_float,
-    parse_int,
     parse_year,
-    read_text,
-    sha256_file,
+    read_source,
+    text_lines,
+    to_int,
+    to_timestamp,
 )
 from recbench.errors import DataError
 
@@ -55,27 +59,62 @@ class MovieLens100K:
         return _load_grouplens(data_dir)
 
 
-def _rows(path: Path, text: str, sep: str, header: list[str], min_fields: int, skip_header: bool):
-    """Yield (line number, fields) for non-empty lines, checking the field count against ``header``."""
-    lines = text.splitlines()
-    start = 1 if skip_header else 0
-    for number, line in enumerate(lines[start:], start=start + 1):
-        if not line.strip():
+def _rows(
+    path: Path,
+    text: str,
+    sep: str,
+    header: list[str],
+    min_fields: int,
+    skip_header: bool,
+    problems: Problems,
+):
+    """Yield (line number, fields) for non-empty lines with enough fields; short lines go to ``problems``."""
+    for number, line in text_lines(text):
+        if (skip_header and number == 1) or not line.strip():
             continue
         fields = line.split(sep)
         if len(fields) < min_fields:
             missing = (
                 header[len(fields)] if header and len(fields) < len(header) else f"field {len(fields) + 1}"
             )
-            raise DataError(
-                f"{path}: line {number}: missing field '{missing}' ({len(fields)} of {min_fields})"
-            )
+            problems.add(path, f"missing field '{missing}'", number, f"{len(fields)} of {min_fields} fields")
+            continue
         yield number, fields
+
+
+class _Fields:
+    """Parses one row's fields, sending each bad value to ``problems`` (``ok`` turns False)."""
+
+    def __init__(self, path: Path, line: int, problems: Problems):
+        self.path, self.line, self.problems, self.ok = path, line, problems, True
+
+    def int(self, value: str, name: str) -> int:
+        number = to_int(value)
+        if number is None:
+            self.problems.add(self.path, f"field '{name}' is not an integer", self.line, repr(value.strip()))
+            self.ok = False
+            return 0
+        return number
+
+    def timestamp(self, value: str, name: str) -> float:
+        ts = to_timestamp(value)
+        if ts is None:
+            what = f"field '{name}' is not a number or an ISO-8601 time"
+            self.problems.add(self.path, what, self.line, repr(value.strip()), TIMESTAMP_HINT)
+            self.ok = False
+            return 0.0
+        return ts
+
+    def text(self, value: str, name: str) -> str:
+        if not value.strip():
+            self.problems.add(self.path, f"field '{name}' is empty", self.line)
+            self.ok = False
+        return value.strip()
 
 
 def _header_columns(path: Path, text: str, wanted: list[str]) -> tuple[list[str], list[int]]:
     """RecBole atomic files name columns as ``name:type``; find each wanted column by name."""
-    header = [h.split(":")[0].strip() for h in text.splitlines()[0].split("\t")]
+    header = [h.split(":")[0].strip() for h in text.split("\n", 1)[0].split("\t")]
     positions = []
     for col in wanted:
         if col not in header:
@@ -86,29 +125,32 @@ def _header_columns(path: Path, text: str, wanted: list[str]) -> tuple[list[str]
 
 def _load_recbole(folder: Path) -> SequenceData:
     inter_path, item_path = folder / "ml-100k.inter", folder / "ml-100k.item"
-    inter_text = read_text(inter_path)
-    item_text = read_text(item_path)
+    inter = read_source(inter_path)
+    item = read_source(item_path)
+    problems = Problems()
     header, (c_user, c_item, c_ts) = _header_columns(
-        inter_path, inter_text, ["user_id", "item_id", "timestamp"]
+        inter_path, inter.text, ["user_id", "item_id", "timestamp"]
     )
     interactions = []
-    for line, f in _rows(inter_path, inter_text, "\t", header, len(header), skip_header=True):
-        user = str(parse_int(f[c_user], inter_path, line, "user_id"))
-        item = str(parse_int(f[c_item], inter_path, line, "item_id"))
-        interactions.append((user, item, parse_float(f[c_ts], inter_path, line, "timestamp")))
+    for line, f in _rows(inter_path, inter.text, "\t", header, len(header), True, problems):
+        row = _Fields(inter_path, line, problems)
+        user, raw_item = row.int(f[c_user], "user_id"), row.int(f[c_item], "item_id")
+        ts = row.timestamp(f[c_ts], "timestamp")
+        if row.ok:
+            interactions.append(Interaction(str(user), str(raw_item), ts, line))
     header, (c_id, c_title, c_year, c_class) = _header_columns(
-        item_path, item_text, ["item_id", "movie_title", "release_year", "class"]
+        item_path, item.text, ["item_id", "movie_title", "release_year", "class"]
     )
-    items: dict[str, Item] = {}
-    for line, f in _rows(item_path, item_text, "\t", header, len(header), skip_header=True):
-        raw = str(parse_int(f[c_id], item_path, line, "item_id"))
-        title = f[c_title].strip()
-        if not title:
-            raise DataError(f"{item_path}: line {line}: field 'movie_title' is empty")
-        year = parse_year(f[c_year], title)
-        items[raw] = Item(raw, display_title(title, year), tuple(f[c_class].split()), year)
-    files = {p.name: sha256_file(p) for p in (inter_path, item_path)}
-    return build_sequences("ml-100k", items, interactions, files, inter_path)
+    table = ItemTable(item_path, problems)
+    for line, f in _rows(item_path, item.text, "\t", header, len(header), True, problems):
+        row = _Fields(item_path, line, problems)
+        raw, title = row.int(f[c_id], "item_id"), row.text(f[c_title], "movie_title")
+        if row.ok:
+            year = parse_year(f[c_year], title)
+            table.add(line, Item(str(raw), display_title(title, year), tuple(f[c_class].split()), year))
+    problems.raise_if_any()
+    files = {inter_path.name: inter.sha256, item_path.name: item.sha256}
+    return build_sequences("ml-100k", table.items, interactions, files, inter_path, item_path)
 
 
 def _load_grouplens(folder: Path) -> SequenceData:
@@ -117,27 +159,31 @@ def _load_grouplens(folder: Path) -> SequenceData:
     for path in (data_path, item_path):
         if not path.is_file():
             raise DataError(f"{path}: file not found (a GroupLens ML-100K folder holds u.data and u.item)")
-    data_text = read_text(data_path)
+    data = read_source(data_path)
     # GroupLens ships u.item in ISO-8859-1/cp1252; cp1252 leaves a few bytes undefined, which we reject.
-    item_text = read_text(item_path, encodings=("utf-8", "cp1252"))
+    item = read_source(item_path, encodings=("utf-8", "cp1252"))
+    problems = Problems()
     names = ["user id", "item id", "rating", "timestamp"]
     interactions = []
-    for line, f in _rows(data_path, data_text, "\t", names, 4, skip_header=False):
-        user = str(parse_int(f[0], data_path, line, "user id"))
-        item = str(parse_int(f[1], data_path, line, "item id"))
-        interactions.append((user, item, parse_float(f[3], data_path, line, "timestamp")))
+    for line, f in _rows(data_path, data.text, "\t", names, 4, False, problems):
+        row = _Fields(data_path, line, problems)
+        user, raw_item = row.int(f[0], "user id"), row.int(f[1], "item id")
+        ts = row.timestamp(f[3], "timestamp")
+        if row.ok:
+            interactions.append(Interaction(str(user), str(raw_item), ts, line))
     item_names = ["movie id", "movie title", "release date", "video release date", "IMDb URL"]
-    items: dict[str, Item] = {}
+    table = ItemTable(item_path, problems)
     for line, f in _rows(
-        item_path, item_text, "|", item_names + list(GROUPLENS_GENRES), 5 + 19, skip_header=False
+        item_path, item.text, "|", item_names + list(GROUPLENS_GENRES), 5 + 19, False, problems
     ):
-        raw = str(parse_int(f[0], item_path, line, "movie id"))
-        title = f[1].strip()
-        if not title:
-            raise DataError(f"{item_path}: line {line}: field 'movie title' is empty")
+        row = _Fields(item_path, line, problems)
+        raw, title = row.int(f[0], "movie id"), row.text(f[1], "movie title")
+        if not row.ok:
+            continue
         flags = f[5:24]
         genres = tuple(g for g, flag in zip(GROUPLENS_GENRES, flags, strict=False) if flag.strip() == "1")
         year = parse_year(f[2][-4:] if f[2].strip() else "", title)
-        items[raw] = Item(raw, display_title(title, year), genres, year)
-    files = {p.name: sha256_file(p) for p in (data_path, item_path)}
-    return build_sequences("ml-100k", items, interactions, files, data_path)
+        table.add(line, Item(str(raw), display_title(title, year), genres, year))
+    problems.raise_if_any()
+    files = {data_path.name: data.sha256, item_path.name: item.sha256}
+    return build_sequences("ml-100k", table.items, interactions, files, data_path, item_path)

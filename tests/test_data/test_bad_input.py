@@ -59,7 +59,7 @@ def test_undecodable_title_bytes_name_file_and_line(tmp_path):
 
 def test_interaction_with_unknown_item(tmp_path):
     grouplens(tmp_path, GOOD_DATA + "1\t9\t3\t300\n", GOOD_ITEM)
-    with pytest.raises(DataError, match="item '9' has no row in the item file"):
+    with pytest.raises(DataError, match=r"u\.data: line 3: item has no row in u\.item: '9'$"):
         load_dataset("ml-100k", tmp_path)
 
 
