@@ -1,33 +1,17 @@
 """Per-instance generation cache in SQLite: a killed run restarts without redoing finished prompts.
 
-Each key is a hash of (interpreter identity, generation settings, prompt, latent bytes). SQLite
+Each key is a hash of (interpreter identity, generation settings, prompt, latent bytes), computed by
+:func:`recbench.run.spec.generation_keys` (the one module for keys). SQLite
 commits are atomic, so a kill -9 mid-write loses at most the batch in flight, never corrupts.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from pathlib import Path
 
-import torch
-
 from recbench.cache import cache_dir
 from recbench.errors import RecbenchError
-
-
-def latent_hash(latents: list[torch.Tensor]) -> str:
-    """sha256 over the raw float32 bytes of every latent tensor, in slot order."""
-    h = hashlib.sha256()
-    for t in latents:
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def generation_key(interpreter_id: str, settings: dict, prompt: str, latents_sha: str) -> str:
-    blob = f"{interpreter_id}\x00{sorted(settings.items())}\x00{prompt}\x00{latents_sha}"
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class GenerationCache:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from recbench.cli.common import out_console, user_errors
+from recbench.cli.common import (
+    COLUMNS_HELP,
+    INCLUDE_PATH_HELP,
+    INTERACTIONS_FILE_HELP,
+    ITEMS_FILE_HELP,
+    dataset_name,
+    out_console,
+    use_include_paths,
+    user_errors,
+)
 from recbench.cli.tables import scores_table
 
 
@@ -21,8 +30,15 @@ def register(app: typer.Typer) -> None:
         rec: str = typer.Option("sasrec", "--rec", help="Recommender (see `recbench ls recommenders`)."),
         llm: str = typer.Option(None, "--llm", help="LLM name, hub id or path (default: smollm2-135m)."),
         tasks: list[str] = typer.Option(
-            None, "--tasks", "-t", help="Tasks, comma separated (default: all four)."
+            None, "--tasks", "-t", help="Tasks to evaluate, comma separated (default: all four)."
         ),
+        train_tasks: list[str] = typer.Option(
+            None,
+            "--train-tasks",
+            help="Tasks the interpreter is trained on, comma separated (default: the profile's four, "
+            "so --tasks alone reuses the profile's trained interpreter).",
+        ),
+        include_path: list[str] = typer.Option(None, "--include-path", help=INCLUDE_PATH_HELP),
         interpreter: str = typer.Option(
             None, "--interpreter", help="Interpreter: llm or a baseline (default: llm)."
         ),
@@ -35,6 +51,9 @@ def register(app: typer.Typer) -> None:
         profile: str = typer.Option("fast", "--profile", help="fast (CPU budget) or paper (RecInterpreter)."),
         dataset: str = typer.Option(None, "--dataset", help="Dataset (default: ml-100k)."),
         data_dir: str = typer.Option(None, "--data-dir", help="Read the dataset from this folder."),
+        columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP),
+        interactions_file: str = typer.Option(None, "--interactions-file", help=INTERACTIONS_FILE_HELP),
+        items_file: str = typer.Option(None, "--items-file", help=ITEMS_FILE_HELP),
         window: int = typer.Option(None, "--window", help="Items per window."),
         limit: int = typer.Option(None, "--limit", help="Test instances per task."),
         steps: int = typer.Option(None, "--steps", help="Adapter training steps."),
@@ -54,9 +73,10 @@ def register(app: typer.Typer) -> None:
 
         from recbench.recommenders.train import resolve_device
         from recbench.run import evaluate
-        from recbench.run.config import default_adapter_options, parse_options
         from recbench.run.pipeline import current_command
+        from recbench.run.spec import default_adapter_options, parse_options
 
+        use_include_paths(include_path)
         if threads:
             torch.set_num_threads(threads)
         device = resolve_device(device)
@@ -73,11 +93,12 @@ def register(app: typer.Typer) -> None:
             overwrite=overwrite,
             command=current_command(),
             interpreter=interpreter,
+            train_tasks=_split(train_tasks),
             adapter=adapter,
             adapter_options=adapter_options,
             align_steps=align_steps,
             lora={"r": 8, "alpha": 16, "dropout": 0.0} if lora else None,
-            dataset=dataset,
+            dataset=dataset_name(dataset, columns, interactions_file, items_file),  # csv[user=user_id,...]
             data_dir=data_dir,
             window=window,
             limit=limit,
@@ -111,17 +132,16 @@ def register(app: typer.Typer) -> None:
 
         from recbench.cache import atomic_write_text
         from recbench.results import rescore_run
+        from recbench.results.compare import compare_task
 
         claimed, recomputed = rescore_run(Path(run_dir))
         for task, block in recomputed.items():
             block["main_metric"] = claimed["tasks"][task].get("main_metric")
         out_console.print(scores_table(recomputed, f"re-scored {claimed['run_id']}"))
         differ = [
-            f"{task}.{metric}"
+            problem
             for task, block in recomputed.items()
-            for metric, s in block["metrics"].items()
-            if abs(s["value"] - claimed["tasks"][task]["metrics"].get(metric, {}).get("value", float("nan")))
-            > 1e-6
+            for problem in compare_task(task, claimed["tasks"][task], block)
         ]
         if write:
             for task, block in recomputed.items():
@@ -131,6 +151,8 @@ def register(app: typer.Typer) -> None:
             )
             out_console.print("results.json updated")
         elif differ:
-            out_console.print(f"[yellow]differs from results.json:[/] {', '.join(differ)}")
+            out_console.print("[yellow]differs from results.json:[/]", markup=True)
+            for problem in differ:
+                out_console.print(f"  {problem}", markup=False)
         else:
             out_console.print("[green]matches results.json[/]")

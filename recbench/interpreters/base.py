@@ -38,7 +38,7 @@ class Interpreter:
 
     @classmethod
     def from_config(cls, cfg) -> Interpreter:
-        """Build from a :class:`recbench.run.RunConfig` (baselines without options just call ``cls()``)."""
+        """Build from a :class:`recbench.run.spec.RunSpec` (baselines without options just call ``cls()``)."""
         return cls()
 
     def setup(self, ctx: InterpreterContext) -> None:

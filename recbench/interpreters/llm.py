@@ -7,6 +7,7 @@ from pathlib import Path
 from recbench import registry
 from recbench.errors import ConfigError
 from recbench.interpreters.base import Interpreter, InterpreterContext, Progress
+from recbench.run.spec import DEFAULTS
 from recbench.tasks.instances import Instance
 
 
@@ -17,25 +18,28 @@ class LLMInterpreter(Interpreter):
     kind = "llm"
     trainable = True
 
+    # Every default is the RunSpec's (recbench/run/spec.py): one default per setting, in one place.
     def __init__(
         self,
-        llm: str = "smollm2-135m",
-        adapter: str = "per_position",
+        llm: str = DEFAULTS.llm,
+        adapter: str = DEFAULTS.adapter,
         adapter_options: dict | None = None,
-        lora: dict | None = None,
-        chat_template: bool = False,
-        steps: int = 300,
-        batch_size: int = 16,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-6,
-        warmup: int = 10,
-        gen_batch_size: int = 128,
-        align_steps: int = 0,
+        lora: dict | None = DEFAULTS.lora,
+        chat_template: bool = DEFAULTS.chat_template,
+        steps: int = DEFAULTS.steps,
+        batch_size: int = DEFAULTS.batch_size,
+        lr: float = DEFAULTS.lr,
+        weight_decay: float = DEFAULTS.weight_decay,
+        warmup: int = DEFAULTS.warmup,
+        gen_batch_size: int = DEFAULTS.gen_batch_size,
+        align_steps: int = DEFAULTS.align_steps,
     ):
         registry.adapters.entry(adapter)  # unknown adapter names fail before any model loads
         self.llm_name = llm
         self.adapter_name = adapter
-        self.adapter_options = dict(adapter_options or {})
+        if adapter_options is None:  # the spec's options for its own adapter, none for another
+            adapter_options = DEFAULTS.adapter_options if adapter == DEFAULTS.adapter else {}
+        self.adapter_options = dict(adapter_options)
         _check_adapter_options(adapter, self.adapter_options)
         self.lora = lora
         self.chat_template = chat_template

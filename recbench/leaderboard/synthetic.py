@@ -14,8 +14,9 @@ from pathlib import Path
 from recbench.data.base import SequenceData
 from recbench.data.splits import dataset_card
 from recbench.metrics.base import MetricContext, Sample
-from recbench.results.io import SCHEMA_VERSION, RunSamples, write_run
+from recbench.results.io import RunSamples, new_results, write_run
 from recbench.results.scoring import summarise_task
+from recbench.run.spec import RunSpec
 
 # task -> (main metric, metrics); all deterministic (no embedder).
 TASKS: dict[str, tuple[str, list[str]]] = {
@@ -96,35 +97,41 @@ def make_run(
             if kind == "llm"
             else []
         )
-        block = summarise_task(real, shuffled or None, metrics, ctx, seed)
-        blocks[task] = {
-            "version": 1,
-            "n": block["n"],
-            "main_metric": main,
-            **{k: block[k] for k in ("metrics", "controls", "gap")},
-        }
+        scores = summarise_task(real, shuffled or None, metrics, ctx, seed)
+        blocks[task] = {"version": 1, "main_metric": main, **scores}
         for s in real:
             samples.add("real", s)
         for s in shuffled:
             samples.add("shuffled", s)
     llm = "tiny-random" if kind == "llm" else None
-    results = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "created": "2026-11-26T21:40:00+00:00",
-        "command": f"recbench run --dataset csv --data-dir {data_dir} --llm tiny-random --seed {seed}",
-        "recbench": {"version": "0.1.0", "git_commit": "0" * 40, "git_dirty": False},
-        "dataset": {**dataset_card(data, WINDOW, 0), "data_dir": str(data_dir)},
-        "recommender": {
+    spec = RunSpec.resolve(
+        "fast",
+        dataset="csv",
+        data_dir=str(data_dir),
+        llm=llm,
+        interpreter="llm" if kind == "llm" else "popular",
+        adapter="linear" if kind == "llm" else None,
+        window=WINDOW,
+        limit=n,
+        seed=seed,
+        tasks=tuple(blocks),
+    )
+    results = new_results(
+        run_id=run_id,
+        created="2026-11-26T21:40:00+00:00",
+        command=f"recbench run --dataset csv --data-dir {data_dir} --llm tiny-random --seed {seed}",
+        recbench={"version": "0.1.0", "git_commit": "0" * 40, "git_dirty": False},
+        dataset={**dataset_card(data, WINDOW, 0), "data_dir": str(data_dir)},
+        recommender={
             "name": "sasrec",
             "config": {"hidden": 16},
             "seed": 0,
             "checkpoint_sha256": "c" * 64,
             "test": {"hr@10": 0.25, "ndcg@10": 0.12, "hr@20": 0.4, "ndcg@20": 0.16, "n": 30},
         },
-        "interpreter": {
+        interpreter={
             "kind": kind,
-            "name": "llm" if kind == "llm" else "popular",
+            "name": spec.interpreter,
             "label": label,
             "llm": llm,
             "adapter": "linear" if kind == "llm" else None,
@@ -132,17 +139,10 @@ def make_run(
             "identity": run_id,
             "config": {"quality": quality},
         },
-        "config": {"profile": "synthetic", "window": WINDOW, "limit": n, "tasks": list(blocks)},
-        "seeds": {
-            "split": 0,
-            "recommender": 0,
-            "interpreter": seed,
-            "control": 0,
-            "bootstrap": seed,
-            "sample": 0,
-        },
-        "hardware": {"device": "cpu", "gpu": None, "python": "3.11", "cpus": 2},
-        "timings": {"data": 0.1, "generate": 1.0, "score": 0.5, "total": 1.6},
-        "tasks": blocks,
-    }
+        config=spec.to_dict(),
+        seeds=spec.seeds,
+        hardware={"device": "cpu", "gpu": None, "python": "3.11", "cpus": 2},
+        timings={"data": 0.1, "generate": 1.0, "score": 0.5, "total": 1.6},
+        tasks=blocks,
+    )
     return write_run(Path(folder), results, samples)

@@ -125,6 +125,11 @@ class Metric:
 
     name: str = ""
     higher_is_better = True
+    # task inputs (recbench/tasks/inputs.py) the metric reads; a task using it must declare them
+    needs: tuple[str, ...] = ()
+    # scored with the neural sentence embedder: float32 inference may differ in the last digits
+    # between machines and batchings, so re-scoring compares it with a looser tolerance
+    uses_embedder = False
 
     def per_sample(self, samples: list[Sample], ctx: MetricContext) -> list[float]:
         """One value per sample, in order."""

@@ -97,6 +97,7 @@ class Top1Agreement(HitAt1):
     """
 
     name = "top1_agreement"
+    needs = ("rec_top1",)  # a task using it declares `inputs: [rec_top1]`
 
     def _expected(self, sample: Sample) -> int:
         self.require(sample, "rec_top1")
@@ -112,6 +113,7 @@ class GenreHit(Metric):
     """
 
     name = "genre_hit"
+    needs = ("genres",)  # a task using it declares `inputs: [genres]`
 
     def per_sample(self, samples: list[Sample], ctx: MetricContext) -> list[float]:
         """Named genres over ``len(target_genres)``; empty ``target_genres`` is an error."""

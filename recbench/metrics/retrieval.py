@@ -45,6 +45,7 @@ def target_ranks(samples: list[Sample], ctx: MetricContext) -> list[int]:
 
 class _RetrievalHit(Metric):
     k = 0
+    uses_embedder = True
 
     def per_sample(self, samples: list[Sample], ctx: MetricContext) -> list[float]:
         """1.0 if the first target item ranks in the top ``k``, else 0.0."""

@@ -51,6 +51,7 @@ class EmbeddingSimilarity(Metric):
     """Cosine similarity of the MiniLM sentence embeddings of the output and the reference text."""
 
     name = "embedding_similarity"
+    uses_embedder = True
 
     def per_sample(self, samples: list[Sample], ctx: MetricContext) -> list[float]:
         """Cosine in [-1, 1]; each distinct text is embedded once, in one batch."""

@@ -4,6 +4,7 @@ from recbench.results.io import (
     SCHEMA_VERSION,
     RunSamples,
     load_results,
+    new_results,
     read_samples,
     write_run,
 )
@@ -13,6 +14,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "RunSamples",
     "load_results",
+    "new_results",
     "read_samples",
     "rescore_run",
     "summarise_task",

@@ -11,11 +11,11 @@ from pathlib import Path
 from recbench.cache import atomic_write_text
 from recbench.errors import ConfigError, RecbenchError
 from recbench.metrics.base import Sample
+from recbench.results.schema import check_schema
 
 SCHEMA_VERSION = 1
 RESULTS = "results.json"
 SAMPLES = "samples.jsonl"
-REQUIRED = ("schema_version", "run_id", "dataset", "recommender", "interpreter", "config", "tasks")
 CONDITIONS = ("real", "shuffled")
 
 
@@ -49,9 +49,21 @@ def _finite(obj, where: str) -> None:
             _finite(v, f"{where}[{i}]")
 
 
+def new_results(**sections) -> dict:
+    """A results object of this schema version: ``sections`` are its top-level fields (see
+    docs/results_format.md); :func:`write_run` checks them against :mod:`recbench.results.schema`."""
+    return {"schema_version": SCHEMA_VERSION, **sections}
+
+
 def write_run(folder: Path, results: dict, samples: RunSamples) -> Path:
-    """Write samples first, then results.json last, each atomically: a reader never sees half a run."""
+    """Write samples first, then results.json last, each atomically: a reader never sees half a run.
+
+    The results must pass the same schema check the reader and ``leaderboard validate`` apply.
+    """
     _finite(results, "results")
+    problems = check_schema(results)
+    if problems:
+        raise RecbenchError(f"results for {folder} break the results schema: {problems[0]}")
     folder.mkdir(parents=True, exist_ok=True)
     lines = "".join(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n" for row in samples.rows())
     atomic_write_text(folder / SAMPLES, lines)
@@ -95,11 +107,10 @@ def load_results(path: Path) -> dict:
                 else f"is not supported (this recbench reads version {SCHEMA_VERSION})"
             )
         )
-    for key in REQUIRED:
-        if key not in data:
-            raise ConfigError(f"{path}: missing field '{key}'")
-    if not isinstance(data["tasks"], dict) or not data["tasks"]:
-        raise ConfigError(f"{path}: 'tasks' must be a non-empty object")
+    problems = check_schema(data)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"{path}: {problems[0]}{more}")
     return data
 
 

@@ -57,13 +57,8 @@ def rescore_run(folder: Path, ctx: MetricContext | None = None) -> tuple[dict, d
 
 def context_for(results: dict, device: str = "cpu") -> MetricContext:
     """The metric context (catalogue) for a run, from its dataset; the sha256 must match."""
-    from recbench.data import load_dataset
+    from recbench.data.checked import load_checked
 
     card = results["dataset"]
-    data = load_dataset(card["name"], card.get("data_dir"))
-    if data.sha256 != card.get("sha256"):
-        raise ConfigError(
-            f"dataset '{card['name']}' here has sha256 {data.sha256[:12]}, the run recorded "
-            f"{str(card.get('sha256'))[:12]}: scores would not be comparable"
-        )
+    data = load_checked(card["name"], card.get("data_dir"), card.get("sha256"), "the run")
     return MetricContext(data.items, device=device, seed=int(results.get("seeds", {}).get("bootstrap", 0)))

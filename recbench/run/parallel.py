@@ -4,7 +4,7 @@ Design (results identical to one process by construction):
 
 * Ranks are ordinary ``torch.distributed`` processes, initialised through accelerate's
   ``PartialState`` (gloo on CPU, nccl on CUDA). They come from ``recbench run --num-processes N``
-  (which starts N copies of this module, the way torchrun does) or from ``accelerate launch`` /
+  (which starts N copies of :mod:`recbench.run.rank`, the way torchrun does) or from ``accelerate launch`` /
   ``torchrun`` (which set ``RANK``/``WORLD_SIZE``/``MASTER_ADDR`` themselves).
 * The recommender and the adapter are trained by rank 0 only; the other ranks wait, then load the
   same cache entries. Data-parallel adapter training would sum gradients in a different order, so
@@ -154,54 +154,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def planned_units(cfg, interpreter) -> tuple[int, int]:
-    """``(generation chunks, chunk size)`` of a cold run of ``cfg``, from the data alone (no model)."""
-    from recbench.data import load_dataset, make_windows, split_windows_by_user
+def launch(num_processes: int, payload: dict, threads: int | None = None) -> dict:
+    """Run ``payload`` (``{"spec": RunSpec.to_dict(), "options": RunOptions}``) as ``num_processes`` ranks
+    on this machine; rank 0's results.
 
-    data = load_dataset(cfg.dataset, cfg.data_dir)
-    test = split_windows_by_user(make_windows(data, cfg.window), seed=cfg.seed)["test"]
-    n = len(test) if cfg.limit is None else min(cfg.limit, len(test))
-    chunk = chunk_size(interpreter)
-    controls = n if (interpreter.uses_latents and n >= 2) else 0
-    return count_units([n, controls] * len(cfg.tasks), chunk), chunk
-
-
-def launch(num_processes: int, evaluate_kwargs: dict, threads: int | None = None) -> dict:
-    """Run ``evaluate(**evaluate_kwargs)`` as ``num_processes`` ranks on this machine; rank 0's results.
-
-    Each rank is a fresh Python process running :func:`rank_main` (as torchrun would start it) with
-    ``RANK``/``WORLD_SIZE``/``MASTER_*`` set and ``threads`` torch threads (default: this process's
+    Each rank is a fresh Python process running :mod:`recbench.run.rank` (as torchrun would start it)
+    with ``RANK``/``WORLD_SIZE``/``MASTER_*`` set and ``threads`` torch threads (default: this process's
     threads divided among the ranks). A user error on any rank ends all ranks and is raised here as one
     :class:`RecbenchError` line.
     """
     import torch
 
-    from recbench import progress, registry
-    from recbench.run.config import resolve_config
+    from recbench import progress
 
     check_num_processes(num_processes)
-    settings = {k: v for k, v in evaluate_kwargs.items() if k not in _EVALUATE_ONLY}
-    cfg = resolve_config(
-        evaluate_kwargs.get("profile", "fast"),
-        rec=evaluate_kwargs.get("rec", "sasrec"),
-        llm=evaluate_kwargs.get("llm"),
-        tasks=tuple(evaluate_kwargs["tasks"]) if evaluate_kwargs.get("tasks") else None,
-        **{k: v for k, v in settings.items() if k not in ("rec", "llm", "tasks", "profile")},
-    )
-    units, chunk = planned_units(cfg, registry.interpreters.get(cfg.interpreter).from_config(cfg))
-    if num_processes > units:
-        raise too_many_processes(num_processes, units, chunk)
     threads = threads or max(1, torch.get_num_threads() // num_processes)
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="recbench-ranks-") as tmp:
         status = Path(tmp)
-        spec = {
-            "kwargs": evaluate_kwargs,
-            "progress": progress._enabled,
-            "threads": threads,
-            "status": str(status),
-        }
-        (status / "spec.json").write_text(json.dumps(spec))
+        job = {**payload, "progress": progress._enabled, "threads": threads, "status": str(status)}
+        (status / "spec.json").write_text(json.dumps(job))
         procs = []
         for rank in range(num_processes):
             env = {
@@ -214,7 +186,7 @@ def launch(num_processes: int, evaluate_kwargs: dict, threads: int | None = None
                 "MASTER_PORT": str(port),
                 "OMP_NUM_THREADS": str(threads),
             }
-            cmd = [sys.executable, "-c", _RANK_MAIN, str(status / "spec.json")]
+            cmd = [sys.executable, "-m", "recbench.run.rank", str(status / "spec.json")]
             procs.append(subprocess.Popen(cmd, env=env))
         failed = _wait_all(procs, status)
         if failed is not None:
@@ -254,34 +226,3 @@ def _wait_all(procs: list[subprocess.Popen], status: Path) -> RecbenchError | No
             return err
     codes = ", ".join(f"rank {r}: exit {procs[r].returncode}" for r in bad)
     return RecbenchError(f"a rank of the data-parallel run failed ({codes}); see its output above")
-
-
-_RANK_MAIN = "import sys; from recbench.run.parallel import rank_main; sys.exit(rank_main(sys.argv[1]))"
-
-# fields of launch()'s kwargs that evaluate() takes but RunConfig does not
-_EVALUATE_ONLY = ("out_dir", "device", "overwrite", "command", "metrics_device", "num_processes")
-
-
-def rank_main(spec_path: str) -> int:
-    """Entry point of one rank started by :func:`launch`."""
-    spec = json.loads(Path(spec_path).read_text())
-    status = Path(spec["status"])
-    rank = int(os.environ["RANK"])
-    import torch
-
-    from recbench import progress
-
-    torch.set_num_threads(int(spec["threads"]))
-    progress.set_enabled(bool(spec["progress"]) and rank == 0)
-    from recbench.run.pipeline import evaluate
-
-    try:
-        results = evaluate(**spec["kwargs"])
-    except RecbenchError as exc:
-        (status / f"error-{rank}.json").write_text(
-            json.dumps({"message": str(exc), "exit_code": exc.exit_code})
-        )
-        return exc.exit_code
-    if rank == 0:
-        (status / "results.json").write_text(json.dumps(results))
-    return 0

@@ -1,30 +1,26 @@
 """Rebuild a finished run's recommender and trained interpreter from its results.json (and the cache).
 
-results.json holds the full resolved :class:`RunConfig`; the recommender and the adapter are cache
-entries keyed by it. :func:`load_run` rebuilds both and checks that they are the ones the run used
-(checkpoint sha256, interpreter identity), so whatever serves them (the lm-eval model) answers with
-the run's own interpreter.
+results.json holds the full :class:`RunSpec`; :func:`load_run` runs the same stages as ``evaluate``
+(data, recommender, interpreter set-up, fit key) and checks that what they rebuild is what the run
+used (dataset and checkpoint sha256, interpreter identity), so whatever serves it (the lm-eval model)
+answers with the run's own interpreter. The tasks a run holds are the keys of its ``tasks`` block.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from recbench import registry
-from recbench.cache import cache_dir, find_entry, stable_hash
-from recbench.data import load_dataset, make_windows
+from recbench.cache import cache_dir, find_entry
 from recbench.data.base import SequenceData
 from recbench.data.splits import Window
 from recbench.errors import ConfigError
-from recbench.interpreters.base import Interpreter, InterpreterContext
-from recbench.recommenders.base import pad_left
-from recbench.recommenders.train import TrainedRecommender, train_recommender
+from recbench.interpreters.base import Interpreter
+from recbench.recommenders.train import TrainedRecommender
 from recbench.results import load_results
-from recbench.run.config import RunConfig
+from recbench.run import stages
 from recbench.run.latents import attach_latents
+from recbench.run.spec import RunSpec, interpreter_key
 from recbench.tasks import load_task
 from recbench.tasks.instances import Instance
 from recbench.tasks.spec import TaskSpec
@@ -36,13 +32,17 @@ class LoadedRun:
 
     folder: Path
     results: dict
-    config: RunConfig
+    config: RunSpec
     data: SequenceData
     recommender: TrainedRecommender
     interpreter: Interpreter
     interp_key: str  # the run's interpreter identity: part of every generation-cache key
-    specs: dict[str, TaskSpec]
+    specs: dict[str, TaskSpec]  # the tasks the run holds (its results.json tasks block)
     windows: dict[str, Window]
+
+    @property
+    def spec(self) -> RunSpec:
+        return self.config
 
     @property
     def run_id(self) -> str:
@@ -53,25 +53,23 @@ class LoadedRun:
         attach_latents(self.recommender.model, instances, self.config.window)
 
 
-def config_of(results: dict, where: str) -> RunConfig:
-    """The exact :class:`RunConfig` recorded in results.json (no profile defaults filled in)."""
-    raw = results.get("config")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: results.json has no 'config' object")
-    names = {f.name for f in fields(RunConfig)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise ConfigError(f"{where}: config has settings this recbench does not know: {', '.join(unknown)}")
-    try:
-        cfg = RunConfig(**{**raw, "tasks": tuple(raw.get("tasks") or ())})
-    except TypeError as exc:
-        raise ConfigError(f"{where}: config cannot be read ({exc})") from None
-    if cfg.run_id() != results.get("run_id"):
+def spec_of(results: dict, where: str) -> RunSpec:
+    """The exact :class:`RunSpec` recorded in results.json (no profile defaults filled in)."""
+    spec = RunSpec.from_dict(results.get("config"), where=f"{where}: config")
+    if spec.run_id() != results.get("run_id"):
         raise ConfigError(
-            f"{where}: its config gives run id {cfg.run_id()}, not {results.get('run_id')}: "
-            "recorded with another recbench version; re-run its command"
+            f"{where}: its config gives run id {spec.run_id()}, not {results.get('run_id')}: the config "
+            "was edited or written by another recbench version; re-run its command"
         )
-    return cfg
+    return spec
+
+
+config_of = spec_of  # the name lm-eval's export uses
+
+
+def run_tasks(results: dict) -> list[str]:
+    """The tasks a run holds: the keys of its results.json ``tasks`` block (the one rule)."""
+    return list(results.get("tasks") or {})
 
 
 def load_run(folder: str | Path, device: str = "cpu") -> LoadedRun:
@@ -79,45 +77,32 @@ def load_run(folder: str | Path, device: str = "cpu") -> LoadedRun:
     folder = Path(folder)
     results = load_results(folder)  # clear one-line errors for a missing, malformed or older run
     run_id = results["run_id"]
-    cfg = config_of(results, str(folder))
-    interp_cls = registry.interpreters.get(cfg.interpreter)
-    if not interp_cls.trainable:
+    spec = spec_of(results, str(folder))
+    setup = stages.setup(spec)
+    if not setup.interpreter.trainable:
         raise ConfigError(
-            f"run {run_id} used the '{cfg.interpreter}' interpreter; only trained (LLM) interpreters can be served"
+            f"run {run_id} used the '{spec.interpreter}' interpreter; only trained (LLM) interpreters can be served"
         )
-    data = load_dataset(cfg.dataset, cfg.data_dir)
-    if data.sha256 != results["dataset"].get("sha256"):
+    data = stages.load_data(spec, results["dataset"].get("sha256"), f"run {run_id}")
+    trained = stages.recommender(
+        spec, data.data, device, expect_sha256=results["recommender"].get("checkpoint_sha256")
+    )
+    stages.prepare_interpreter(spec, setup.interpreter, data, trained, device)
+    key = stages.fit_key(spec, setup, data, trained)
+    recorded = (results["interpreter"].get("training") or {}).get("key")
+    identity = interpreter_key(setup.interpreter.identity(), key)
+    if key != recorded or identity != results["interpreter"].get("identity"):
         raise ConfigError(
-            f"dataset '{cfg.dataset}' here has sha256 {data.sha256[:12]}, run {run_id} recorded "
-            f"{str(results['dataset'].get('sha256'))[:12]}"
+            f"the interpreter rebuilt from run {run_id}'s config is not the one that ran (its LLM, "
+            "adapter or task files changed since); re-run its command"
         )
-    trained = train_recommender(data, cfg.rec, epochs=cfg.rec_epochs, seed=cfg.seed, device=device)
-    if trained.sha256 != results["recommender"].get("checkpoint_sha256"):
-        raise ConfigError(
-            f"the {cfg.rec} checkpoint rebuilt here (sha256 {trained.sha256[:12]}) is not run {run_id}'s "
-            f"({str(results['recommender'].get('checkpoint_sha256'))[:12]})"
-        )
-    specs = {name: load_task(name) for name in cfg.tasks}
-    windows = {w.id: w for w in make_windows(data, cfg.window)}
-    trained.model.eval()
-    with torch.no_grad():
-        probe = next(iter(windows.values()))
-        device_of = next(trained.model.parameters()).device
-        rec_dim = int(trained.model.encode(pad_left([list(probe.items)], cfg.window).to(device_of)).shape[-1])
-    interpreter = interp_cls.from_config(cfg)
-    key = (results["interpreter"].get("training") or {}).get("key")
-    entry = find_entry("interpreters", f"{interpreter.name}-{key}") if key else None
+    entry = find_entry("interpreters", f"{setup.interpreter.name}-{key}")
     if entry is None:
         raise ConfigError(
             f"run {run_id}'s trained adapter is not in the cache ({cache_dir() / 'interpreters'}); "
             f"re-run its command to rebuild it: {results.get('command', 'recbench run ...')}"
         )
-    interpreter.setup(InterpreterContext(data, rec_dim, cfg.window, device, cfg.seed))
-    interpreter.load(entry)
-    interp_key = stable_hash({"interpreter": interpreter.identity(), "fit": key}, 32)
-    if interp_key != results["interpreter"].get("identity"):
-        raise ConfigError(
-            f"the interpreter rebuilt from run {run_id}'s config is not the one that ran (its LLM, "
-            "adapter or task files changed since); re-run its command"
-        )
-    return LoadedRun(folder, results, cfg, data, trained, interpreter, interp_key, specs, windows)
+    setup.interpreter.load(entry)
+    tasks = {name: load_task(name) for name in run_tasks(results)}
+    windows = {w.id: w for split in data.splits.values() for w in split}
+    return LoadedRun(folder, results, spec, data.data, trained, setup.interpreter, identity, tasks, windows)

@@ -55,9 +55,14 @@ def _document(window: Window, data: SequenceData) -> tuple[dict[str, str], list[
 
 
 def build_instances(
-    spec: TaskSpec, windows: list[Window], data: SequenceData, rec_top1: dict[str, int] | None = None
+    spec: TaskSpec, windows: list[Window], data: SequenceData, provided: dict[str, dict] | None = None
 ) -> list[Instance]:
-    """One instance per window; ``rec_top1`` maps window id to the recommender's own next-item top-1."""
+    """One instance per window, carrying the inputs its task declares.
+
+    ``provided`` holds the inputs the runner computed, by input name and window id (e.g.
+    ``{"rec_top1": {window_id: item}}``); metadata inputs (``genres``) come from ``data``.
+    """
+    top1 = (provided or {}).get("rec_top1", {}) if "rec_top1" in spec.inputs else {}
     out = []
     for w in windows:
         doc, genres = _document(w, data)
@@ -71,8 +76,8 @@ def build_instances(
                 target=spec.render(spec.doc_to_target, doc).strip(),
                 sources=spec.doc_to_latents,
                 target_items=targets,
-                target_genres=genres if spec.name == "description" else [],
-                rec_top1=(rec_top1 or {}).get(w.id),
+                target_genres=genres if "genres" in spec.inputs else [],
+                rec_top1=top1.get(w.id),
             )
         )
     return out

@@ -2,13 +2,13 @@
 
 A task file uses lm-eval's vocabulary (``task``, ``doc_to_text``, ``doc_to_target``,
 ``output_type: generate_until``, ``generation_kwargs``, ``metric_list``, ``metadata.version``)
-plus two recbench fields: ``doc_to_latents`` (which sequence is encoded into each ``<rec_emb>``
-slot) and ``target_items`` (which items the item metrics expect).
+plus three recbench fields: ``doc_to_latents`` (which sequence is encoded into each ``<rec_emb>``
+slot), ``target_items`` (which items the item metrics expect) and ``inputs`` (what else the task's
+metrics need: the recommender's top-1, item genres; see :mod:`recbench.tasks.inputs`).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,8 @@ import yaml
 
 from recbench import registry
 from recbench.errors import ConfigError, UnknownNameError
+from recbench.tasks.inputs import check_declared
+from recbench.tasks.search import builtin_tasks_dir, task_files
 
 PLACEHOLDER = "<rec_emb>"
 FIELDS = ("titles", "last_title", "next_title", "description")
@@ -53,6 +55,7 @@ class TaskSpec:
     metrics: tuple[str, ...]
     main_metric: str
     path: str
+    inputs: tuple[str, ...] = ()  # what the runner provides beyond the window (recbench/tasks/inputs.py)
 
     def render(self, template: str, doc: dict[str, str]) -> str:
         """Fill ``{{ field }}`` placeholders from a document."""
@@ -69,26 +72,28 @@ class TaskSpec:
 
 
 def tasks_dir() -> Path:
-    """``$RECBENCH_TASKS`` or the repository's ``tasks/`` folder."""
-    env = os.environ.get("RECBENCH_TASKS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "tasks"
+    """The built-in tasks' folder (package data); user tasks come from include paths (:mod:`.search`)."""
+    return builtin_tasks_dir()
 
 
 def available_tasks() -> list[str]:
-    return sorted(p.stem for p in tasks_dir().glob("*.yaml"))
+    """Names of the built-in tasks and of those in the include paths."""
+    return sorted(task_files())
 
 
 def describe_tasks() -> list[tuple[str, str]]:
-    return [(name, load_task(name).description) for name in available_tasks()]
+    files = task_files()
+    return [(name, load_task(str(files[name])).description) for name in sorted(files)]
 
 
 def load_task(name_or_path: str) -> TaskSpec:
-    """A task by name (``tasks/<name>.yaml``) or by path to a YAML file; validated."""
+    """A task by name (built-in, then the include paths) or by path to a YAML file; validated."""
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
-        path = tasks_dir() / f"{name_or_path}.yaml"
-        if not path.is_file():
-            raise UnknownNameError(registry.unknown_name_message("task", name_or_path, available_tasks()))
+        files = task_files()
+        if name_or_path not in files:
+            raise UnknownNameError(registry.unknown_name_message("task", name_or_path, sorted(files)))
+        path = files[name_or_path]
     if not path.is_file():
         raise ConfigError(f"{path}: task file not found")
     try:
@@ -136,15 +141,19 @@ def _validate(raw: object, path: Path) -> TaskSpec:
         raise bad("generation_kwargs.max_new_tokens must be a positive integer")
     if gen.get("do_sample", False):
         raise bad("generation_kwargs.do_sample must be false: recbench decodes greedily")
+    inputs = check_declared(raw.get("inputs"), str(path))
     metrics = []
     for entry in raw["metric_list"] or []:
         name = entry.get("metric") if isinstance(entry, dict) else None
         if not name:
             raise bad("every metric_list entry needs a 'metric' name")
         try:
-            registry.metrics.entry(name)
+            needs = getattr(registry.metrics.get(name), "needs", ())
         except UnknownNameError as exc:
             raise bad(str(exc)) from None
+        missing = [n for n in needs if n not in inputs]
+        if missing:
+            raise bad(f"metric {name} needs input(s) {', '.join(missing)}: add them to the task's inputs")
         metrics.append(name)
     if not metrics:
         raise bad("metric_list is empty")
@@ -167,4 +176,5 @@ def _validate(raw: object, path: Path) -> TaskSpec:
         metrics=tuple(metrics),
         main_metric=main,
         path=str(path),
+        inputs=inputs,
     )

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from recbench.cli import app
-from recbench.leaderboard.validate import MAX_FILE_BYTES, compare_task, validate_run
+from recbench.leaderboard.validate import MAX_FILE_BYTES, validate_run
+from recbench.results.compare import compare_task
 
 runner = CliRunner()
 

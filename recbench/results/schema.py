@@ -1,7 +1,14 @@
-"""Structural checks of a results.json against docs/results_format.md (schema version 1).
+"""The results schema (docs/results_format.md, schema version 1): the one definition of a valid results.json.
 
 :func:`check_schema` returns every defect as ``"<field>: <problem>"``; an empty list means the file has
-every field the leaderboard shows, each of the right JSON type, and names that are safe as paths.
+every field the leaderboard shows, each of the right JSON type, and names that are safe as paths. The
+writer (:func:`recbench.results.write_run`) refuses to write what it rejects, the reader
+(:func:`recbench.results.load_results`, behind ``recbench score``, the lm-eval runner and reload)
+refuses to read it, and ``leaderboard validate`` lists every defect.
+
+Why a declarative table and not a schema library: the file is plain JSON written by one function
+and read by a handful; a field table gives one-line messages naming the dotted field, which the
+leaderboard needs for every defect at once, with no new dependency.
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from recbench.leaderboard.names import name_problem, type_name
+from recbench.names import name_problem, type_name
 
 # JSON types by name; "integer" excludes booleans and floats, "number" excludes booleans.
 _TYPES = {

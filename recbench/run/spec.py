@@ -1,0 +1,312 @@
+"""The RunSpec: every setting that determines a run's numbers, resolved once, and every key derived from it.
+
+A :class:`RunSpec` is frozen and typed. It is resolved once from a profile plus explicit overrides
+(:meth:`RunSpec.resolve`), or read back from a results.json (:meth:`RunSpec.from_dict`). This module
+is the only place where a run id or a cache key is computed:
+
+* :meth:`RunSpec.run_id` names the run folder;
+* :func:`recommender_key` names a trained recommender in the cache (``recommenders/<name>-<key>``);
+* :func:`interpreter_fit_key` names a trained interpreter (``interpreters/<name>-<key>``);
+* :func:`interpreter_key` is the identity of a fitted interpreter, part of every generation key;
+* :func:`generation_keys` names each cached generation.
+
+Every default lives here, in the :class:`RunSpec` field defaults and :data:`PROFILES`; the
+interpreters take their defaults from :data:`DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from recbench.cache import stable_hash
+from recbench.errors import ConfigError, UnknownNameError
+from recbench.registry import unknown_name_message
+
+DEFAULT_TASKS = ("seq_recovery", "residual_id", "description", "next_item")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run's numbers (seeds included). Build with :meth:`resolve`."""
+
+    dataset: str = "ml-100k"
+    data_dir: str | None = None
+    rec: str = "sasrec"
+    rec_epochs: int | None = None
+    interpreter: str = "llm"
+    llm: str = "smollm2-135m"
+    adapter: str = "mlp"
+    # each window position becomes 12 soft tokens, aligned to the first 12 tokens of the item's title
+    adapter_options: dict = field(default_factory=lambda: {"hidden": 128, "tokens_per_item": 12})
+    align_steps: int = 3000  # adapter-only warm start before end-to-end training (interpreters/align.py)
+    lora: dict | None = None
+    chat_template: bool = True
+    tasks: tuple[str, ...] = DEFAULT_TASKS  # the tasks this run evaluates
+    train_tasks: tuple[str, ...] = DEFAULT_TASKS  # the tasks the interpreter is trained on
+    window: int = 5
+    limit: int | None = 100  # test instances per task (seeded sample); None = all
+    train_limit: int | None = None  # training windows (seeded sample); None = all
+    valid_limit: int = 32  # valid instances per task, for the valid loss
+    steps: int = 150
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    warmup: int = 10
+    gen_batch_size: int = 128  # prompts decoded together; finished rows leave the batch (docs/performance.md)
+    seed: int = 0
+    profile: str = "fast"
+
+    # --- building ----------------------------------------------------------------------------------
+
+    @classmethod
+    def resolve(cls, profile: str = "fast", **overrides: Any) -> RunSpec:
+        """Profile defaults, then every override that is not None; types and ranges checked."""
+        if not isinstance(profile, str) or profile not in PROFILES:
+            raise UnknownNameError(unknown_name_message("profile", str(profile), sorted(PROFILES)))
+        names = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {**PROFILES[profile], "profile": profile}
+        for key, value in overrides.items():
+            if key not in names:
+                raise ConfigError(f"unknown run setting '{key}' (known: {', '.join(sorted(names))})")
+            if value is not None:
+                values[key] = value
+        # Adapter options belong to one adapter: choosing another adapter drops the profile's options.
+        if overrides.get("adapter") is not None and overrides.get("adapter_options") is None:
+            values["adapter_options"] = default_adapter_options(profile, overrides["adapter"])
+        return cls.from_dict(values, where="run settings")
+
+    @classmethod
+    def from_dict(cls, raw: object, where: str = "config") -> RunSpec:
+        """A spec from its :meth:`to_dict` form (results.json ``config``); every field checked.
+
+        A config written before ``train_tasks`` existed trained on its evaluated tasks.
+        """
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: must be an object of run settings")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - names)
+        if unknown:
+            raise ConfigError(f"{where}: unknown run setting(s) {', '.join(unknown)}")
+        values = dict(raw)
+        if "tasks" in values and "train_tasks" not in values:
+            values["train_tasks"] = values["tasks"]
+        values = {k: _coerce(k, v, where) for k, v in values.items()}
+        spec = cls(**values)
+        spec.check()
+        return spec
+
+    def check(self) -> None:
+        """Ranges; raises :class:`ConfigError` naming the option."""
+        checks = [
+            (self.window >= 2, f"--window must be at least 2, got {self.window}"),
+            (self.limit is None or self.limit >= 1, f"--limit must be at least 1, got {self.limit}"),
+            (self.train_limit is None or self.train_limit >= 1, f"train_limit must be at least 1, got {self.train_limit}"),
+            (self.valid_limit >= 0, f"valid_limit must be >= 0, got {self.valid_limit}"),
+            (self.rec_epochs is None or self.rec_epochs >= 1, f"--epochs must be at least 1, got {self.rec_epochs}"),
+            (self.steps >= 0, f"--steps must be >= 0, got {self.steps}"),
+            (self.align_steps >= 0, f"--align-steps must be >= 0, got {self.align_steps}"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.gen_batch_size >= 1, f"gen_batch_size must be at least 1, got {self.gen_batch_size}"),
+            (self.warmup >= 0, f"warmup must be >= 0, got {self.warmup}"),
+            (self.lr > 0, f"--lr must be positive, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
+            (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
+            (len(self.tasks) > 0, "no tasks selected"),
+            (len(self.train_tasks) > 0, "no training tasks selected"),
+            (len(set(self.tasks)) == len(self.tasks), f"a task is named twice in {list(self.tasks)}"),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    # --- serialising and naming ----------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["tasks"] = list(self.tasks)
+        d["train_tasks"] = list(self.train_tasks)
+        return d
+
+    def run_id(self) -> str:
+        """Readable and unique per spec: the same command maps to the same folder."""
+        parts = [self.dataset, self.rec, self.interpreter]
+        if self.interpreter == "llm":
+            parts += [self.llm, self.adapter] + (["lora"] if self.lora else [])
+        elif self.interpreter == "text_history":
+            parts.append(self.llm)
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))
+        return f"{slug}-{stable_hash(self.to_dict(), 8)}"
+
+    @property
+    def seeds(self) -> dict[str, int]:
+        """The seeds results.json records: one seed drives every random choice of a run."""
+        return {
+            k: self.seed for k in ("split", "recommender", "interpreter", "control", "bootstrap", "sample")
+        }
+
+
+DEFAULTS = RunSpec()
+
+# The fast profile fits a 2-core CPU (see docs/profiles.md); paper follows RecInterpreter.
+PROFILES: dict[str, dict] = {
+    "fast": {},
+    "paper": {
+        "window": 10,
+        "adapter": "paper",
+        "adapter_options": {},
+        "align_steps": 0,
+        "steps": 3000,
+        "limit": None,
+        "valid_limit": 128,
+    },
+}
+
+# field -> (accepted Python types, may be None); bool is never an int here
+_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    "dataset": ((str,), False),
+    "data_dir": ((str, os.PathLike), True),
+    "rec": ((str,), False),
+    "rec_epochs": ((int,), True),
+    "interpreter": ((str,), False),
+    "llm": ((str, os.PathLike), False),
+    "adapter": ((str,), False),
+    "adapter_options": ((dict,), False),
+    "align_steps": ((int,), False),
+    "lora": ((dict,), True),
+    "chat_template": ((bool,), False),
+    "tasks": ((list, tuple), False),
+    "train_tasks": ((list, tuple), False),
+    "window": ((int,), False),
+    "limit": ((int,), True),
+    "train_limit": ((int,), True),
+    "valid_limit": ((int,), False),
+    "steps": ((int,), False),
+    "batch_size": ((int,), False),
+    "lr": ((float, int), False),
+    "weight_decay": ((float, int), False),
+    "warmup": ((int,), False),
+    "gen_batch_size": ((int,), False),
+    "seed": ((int,), False),
+    "profile": ((str,), False),
+}
+
+
+def _coerce(name: str, value: object, where: str) -> object:
+    """``value`` checked against the field's type; paths become text, sequences of names tuples."""
+    types, nullable = _TYPES[name]
+    if value is None and nullable:
+        return None
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if not ok:
+        want = " or ".join(t.__name__ for t in types) + (" or None" if nullable else "")
+        raise ConfigError(f"{where}: {name} must be {want}, got {type(value).__name__} {value!r:.60}")
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if name in ("lr", "weight_decay"):
+        return float(value)
+    if name in ("tasks", "train_tasks"):
+        if not all(isinstance(t, str) and t for t in value):
+            raise ConfigError(f"{where}: {name} must be a list of task names, got {list(value)!r:.80}")
+        return tuple(value)
+    if name in ("adapter_options", "lora"):
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: {name} must hold JSON values only, got {value!r:.80}") from None
+        return dict(value)
+    return value
+
+
+def default_adapter_options(profile: str, adapter: str | None) -> dict:
+    """The adapter options a run starts from: the profile's for its own adapter, none for another."""
+    if profile not in PROFILES:
+        raise UnknownNameError(unknown_name_message("profile", profile, sorted(PROFILES)))
+    own = PROFILES[profile].get("adapter", DEFAULTS.adapter)
+    if adapter is not None and adapter != own:
+        return {}
+    return dict(PROFILES[profile].get("adapter_options", DEFAULTS.adapter_options))
+
+
+def parse_options(pairs: list[str]) -> dict:
+    """``["hidden=256", "tokens_per_item=4"]`` -> ``{"hidden": 256, "tokens_per_item": 4}`` (JSON values, else text)."""
+    out: dict = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise ConfigError(f"--adapter-option expects KEY=VALUE, got '{pair}'")
+        try:
+            out[key.strip()] = json.loads(text)
+        except ValueError:
+            out[key.strip()] = text.strip()
+    return out
+
+
+# --- cache keys: the only place they are computed ----------------------------------------------------
+
+
+def recommender_key(data_sha256: str, rec_name: str, rec_version: object, config: dict, seed: int) -> str:
+    """Key of a trained recommender: dataset, recommender name/version/config, seed."""
+    return stable_hash(
+        {"dataset": data_sha256, "rec": rec_name, "version": rec_version, "config": config, "seed": seed}
+    )
+
+
+def interpreter_fit_key(
+    spec: RunSpec, identity: dict, rec_sha256: str, data_sha256: str, train_tasks: list[dict]
+) -> str:
+    """Key of a fitted interpreter: what it is, what it read, which tasks and windows it trained on.
+
+    ``train_tasks`` are the training tasks' :meth:`TaskSpec.identity` dicts.
+    """
+    return stable_hash(
+        {
+            "interpreter": identity,
+            "recommender_sha256": rec_sha256,
+            "dataset_sha256": data_sha256,
+            "tasks": train_tasks,
+            "window": spec.window,
+            "train_limit": spec.train_limit,
+            "valid_limit": spec.valid_limit,
+            "seed": spec.seed,
+        }
+    )
+
+
+def interpreter_key(identity: dict, fit_key: str | None) -> str:
+    """The identity of a (fitted) interpreter as results.json records it; part of every generation key."""
+    return stable_hash({"interpreter": identity, "fit": fit_key}, 32)
+
+
+def generation_settings(task) -> dict:
+    """What a task's generation depends on beyond prompt and latents."""
+    return {"max_new_tokens": task.max_new_tokens, "until": list(task.until)}
+
+
+def generation_key(interp_key: str, settings: dict, prompt: str, latents_sha: str) -> str:
+    blob = f"{interp_key}\x00{sorted(settings.items())}\x00{prompt}\x00{latents_sha}"
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def latent_hash(latents: list) -> str:
+    """sha256 over the raw float32 bytes of every latent tensor, in slot order."""
+    import torch
+
+    h = hashlib.sha256()
+    for t in latents:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def generation_keys(interp_key: str, task, instances: list) -> list[str]:
+    """One generation-cache key per instance of ``task``."""
+    settings = generation_settings(task)
+    return [
+        generation_key(interp_key, settings, inst.prompt, latent_hash(inst.latents) if inst.latents else "")
+        for inst in instances
+    ]

@@ -1,0 +1,36 @@
+"""Inputs a task may declare (``inputs:`` in its YAML), beyond its window, prompt and target.
+
+A task lists what its metrics need; the runner provides exactly that, and a metric that needs an
+input its task does not declare is refused when the task is loaded. No code branches on a task's name.
+"""
+
+from __future__ import annotations
+
+from recbench.errors import ConfigError
+
+INPUTS: dict[str, str] = {
+    "rec_top1": "the recommender's own top-1 next item for the window (items in the window excluded)",
+    "genres": "the window's two most common genres, from the dataset's item metadata",
+}
+
+
+def check_declared(inputs: object, where: str) -> tuple[str, ...]:
+    """The ``inputs`` field of a task file: a list of known input names."""
+    if inputs is None:
+        return ()
+    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+        raise ConfigError(f"{where}: inputs must be a list of names (known: {', '.join(INPUTS)})")
+    for name in inputs:
+        if name not in INPUTS:
+            raise ConfigError(
+                f"{where}: inputs: no provider for {name!r}; recbench provides {', '.join(INPUTS)}"
+            )
+    return tuple(dict.fromkeys(inputs))
+
+
+def check_inputs_available(task, data) -> None:
+    """Refuse a task whose declared inputs this dataset cannot provide (e.g. genres without metadata)."""
+    if "genres" in task.inputs and not any(item.genres for item in data.items):
+        raise ConfigError(
+            f"task {task.name} needs item genres (inputs: genres), but dataset {data.name!r} has none"
+        )
