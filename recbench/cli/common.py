@@ -39,3 +39,35 @@ def user_errors(func: Callable) -> Callable:
 
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
+
+
+# Dataset options shared by the commands that read a dataset (run, train-rec, card).
+COLUMNS_HELP = (
+    "csv dataset: your column names as FIELD=COLUMN, comma separated (fields: user, item, timestamp, "
+    "title, genres, year), e.g. user=user_id,item=movie_id,timestamp=ts,title=name."
+)
+INTERACTIONS_FILE_HELP = "csv dataset: the interactions file inside --data-dir (default: interactions.csv)."
+ITEMS_FILE_HELP = "csv dataset: the items file inside --data-dir (default: items.csv)."
+THREADS_HELP = "torch CPU threads (default: torch's own choice)."
+
+
+def dataset_name(
+    dataset: str | None, columns: str | None, interactions_file: str | None, items_file: str | None
+) -> str | None:
+    """``--dataset`` with ``--columns``/``--interactions-file``/``--items-file`` folded into one name.
+
+    ``csv`` with ``--columns user=user_id`` becomes ``csv[user=user_id]``: the name a dataset card
+    records, so a re-read, a cache key and a run id all carry the mapping. Without options ``dataset``
+    comes back unchanged.
+    """
+    from recbench.data.base import resolve_dataset_name
+
+    return resolve_dataset_name(dataset, columns, interactions_file=interactions_file, items_file=items_file)
+
+
+def set_threads(threads: int | None) -> None:
+    """``--threads``: torch's CPU thread count (unset: torch's default)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -11,7 +12,7 @@ def _fmt(score: dict) -> str:
 
 def scores_table(tasks: dict, title: str) -> Table:
     """One row per (task, metric): real score with 95% CI, shuffled control, gap."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")  # a dataset named csv[user=u] is not markup
     for col, justify in (("task", "left"), ("metric", "left"), ("real [95% CI]", "right"),
                          ("shuffled [95% CI]", "right"), ("gap", "right"), ("n", "right")):  # fmt: skip
         table.add_column(col, justify=justify)

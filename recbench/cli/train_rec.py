@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from recbench.cli.common import out_console, user_errors
+from recbench.cli.common import (
+    COLUMNS_HELP,
+    INTERACTIONS_FILE_HELP,
+    ITEMS_FILE_HELP,
+    THREADS_HELP,
+    dataset_name,
+    out_console,
+    set_threads,
+    user_errors,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -17,6 +27,9 @@ def register(app: typer.Typer) -> None:
             "ml-100k", "--dataset", help="Dataset name (see `recbench ls datasets`)."
         ),
         data_dir: str = typer.Option(None, "--data-dir", help="Read the dataset from this folder."),
+        columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP),
+        interactions_file: str = typer.Option(None, "--interactions-file", help=INTERACTIONS_FILE_HELP),
+        items_file: str = typer.Option(None, "--items-file", help=ITEMS_FILE_HELP),
         max_len: int = typer.Option(
             None, "--max-len", help="Longest history the recommender reads (default: 50)."
         ),
@@ -25,6 +38,7 @@ def register(app: typer.Typer) -> None:
         ),
         seed: int = typer.Option(0, "--seed"),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
+        threads: int = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         overwrite: bool = typer.Option(
             False, "--overwrite", help="Retrain even if a cached checkpoint exists."
         ),
@@ -35,10 +49,11 @@ def register(app: typer.Typer) -> None:
         from recbench.recommenders.train import train_recommender
 
         registry.recommenders.get(rec)  # fail on a bad name before any data is read
-        data = load_dataset(dataset, data_dir)
+        set_threads(threads)
+        data = load_dataset(dataset_name(dataset, columns, interactions_file, items_file), data_dir)
         card = data.card()
         out_console.print(
-            f"dataset [bold]{card['name']}[/]: {card['users']} users, {card['items']} items, "
+            f"dataset [bold]{escape(card['name'])}[/]: {card['users']} users, {card['items']} items, "
             f"{card['interactions']} interactions (sha256 {card['sha256'][:12]})"
         )
         trained = train_recommender(
