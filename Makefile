@@ -10,13 +10,13 @@ demo: install
 
 test: install
 	bash scripts/install-browser.sh
-	.venv/bin/ruff check recbench tests bench baselines
+	.venv/bin/ruff check recbench tests bench
 	.venv/bin/recbench --quiet leaderboard validate
 	.venv/bin/pytest -q
 
 lint: install
-	.venv/bin/ruff check recbench tests bench baselines
-	.venv/bin/ruff format --check recbench tests bench baselines
+	.venv/bin/ruff check recbench tests bench
+	.venv/bin/ruff format --check recbench tests bench
 
 bench: install
 	for script in bench/*.py; do echo "== $$script"; .venv/bin/python $$script || exit 1; done

@@ -34,7 +34,7 @@ PLACEHOLDER = "<rec_emb>"
 def _seq_recovery(n_test: int, n_train: int, window: int, rec_epochs: int | None) -> dict:
     """ML-100K ``seq_recovery`` test and train instances with SASRec latents (seeded window samples).
 
-    ``rec_epochs=None`` is SASRec's default training, i.e. the committed checkpoint in pretrained/.
+    ``rec_epochs=None`` is SASRec's default training, i.e. the committed checkpoint in recbench/pretrained/.
     """
     import random
 
@@ -87,21 +87,19 @@ def setup(
 
 
 def setup_pretrained(n_test: int, window: int = 5, device: str = "cpu") -> dict:
-    """The demo's interpreter: the committed fast-profile adapter (pretrained/) on the committed SASRec.
+    """The demo's interpreter: the committed fast-profile adapter (recbench/pretrained/) on the committed SASRec.
 
     Same test windows as :func:`setup`; nothing is trained (both come from the pretrained layer).
     """
-    from pathlib import Path
-
-    from recbench.cache import find_entry
+    from recbench.cache import find_entry, pretrained_dir
     from recbench.interpreters.llm import LLMInterpreter
     from recbench.interpreters.soft_prompt import SoftPromptModel
     from recbench.llms import load_llm
 
-    provenance = json.loads((Path(__file__).resolve().parents[1] / "pretrained/PROVENANCE.json").read_text())
+    provenance = json.loads((pretrained_dir() / "PROVENANCE.json").read_text())
     entry = find_entry("interpreters", "llm-" + provenance["interpreter"]["training"]["key"])
     if entry is None:
-        raise SystemExit("the committed adapter in pretrained/ is missing")
+        raise SystemExit("the committed adapter in recbench/pretrained/ is missing")
     env = _seq_recovery(n_test, 0, window, rec_epochs=None)
     interp = LLMInterpreter(llm="smollm2-135m")
     interp.model = SoftPromptModel.from_checkpoint(load_llm("smollm2-135m", device), entry)

@@ -79,8 +79,14 @@ def sha256_of_file(path: Path) -> str:
 
 
 def pretrained_dir() -> Path:
-    """The repository's read-only ``pretrained/`` cache layer (committed entries, see docs/pretrained.md)."""
-    return Path(os.environ.get("RECBENCH_PRETRAINED") or Path(__file__).resolve().parents[1] / "pretrained")
+    """The read-only pretrained cache layer: ``$RECBENCH_PRETRAINED``, else the ``recbench/pretrained/``
+    folder shipped in the package (committed entries, see docs/pretrained.md)."""
+    env = os.environ.get("RECBENCH_PRETRAINED")
+    if env:
+        return Path(env)
+    from recbench.resources import package_path
+
+    return package_path("pretrained")
 
 
 def find_entry(kind: str, name: str) -> Path | None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Re-make the committed pretrained/ cache layer with recbench's own command (see docs/pretrained.md).
+# Re-make the committed recbench/pretrained/ cache layer (package data) with recbench's own command (see docs/pretrained.md).
 # Trains SASRec and the fast-profile adapter in a fresh cache, then copies the two cache entries and
-# writes pretrained/PROVENANCE.json (command, date, machine, sha256 of every file).
+# writes recbench/pretrained/PROVENANCE.json (command, date, machine, sha256 of every file, by path in the layer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${CACHE:-$(mktemp -d)}
@@ -10,13 +10,14 @@ CMD=(.venv/bin/recbench run --rec sasrec --llm smollm2-135m --out "$CACHE/runs")
 if [ -z "${SKIP_RUN:-}" ]; then
   RECBENCH_CACHE="$CACHE" RECBENCH_PRETRAINED=/nonexistent "${CMD[@]}" "$@"
 fi
-rm -rf pretrained/recommenders pretrained/interpreters
-mkdir -p pretrained
-cp -r "$CACHE/recommenders" "$CACHE/interpreters" pretrained/
-.venv/bin/python - "$CACHE" "${CMD[*]} $*" <<'PY'
+LAYER=recbench/pretrained
+rm -rf "$LAYER/recommenders" "$LAYER/interpreters"
+mkdir -p "$LAYER"
+cp -r "$CACHE/recommenders" "$CACHE/interpreters" "$LAYER/"
+.venv/bin/python - "$CACHE" "${CMD[*]} $*" "$LAYER" <<'PY'
 import datetime, hashlib, json, pathlib, platform, sys, os
-root = pathlib.Path("pretrained")
-files = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file() and p.name != "PROVENANCE.json"}
+root = pathlib.Path(sys.argv[3])
+files = {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file() and p.name != "PROVENANCE.json"}
 run = next(pathlib.Path(sys.argv[1], "runs").glob("*/results.json"))
 res = json.loads(run.read_text())
 info = {"command": sys.argv[2].replace(sys.argv[1], "<tmp>"), "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

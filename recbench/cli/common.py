@@ -15,6 +15,19 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False)
 
 
+INCLUDE_PATH_HELP = (
+    "A folder of task YAMLs, searched after the built-in tasks; repeatable (also $RECBENCH_INCLUDE_PATH)."
+)
+
+
+def use_include_paths(paths: list[str] | None) -> None:
+    """Add ``--include-path`` folders to the task search path (checked: each must hold task files)."""
+    if paths:
+        from recbench.tasks import set_include_paths
+
+        set_include_paths(paths)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on stderr and return the exit to raise."""
     err_console.print(f"[bold red]error:[/] {message}", markup=True, emoji=False)

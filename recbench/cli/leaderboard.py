@@ -96,7 +96,7 @@ def build(
     submissions: Path = typer.Option(SUBMISSIONS, "--submissions", help="The submissions folder."),
     out: Path = typer.Option(SITE, "--out", help="Where to write the site (replaced whole)."),
     templates: Path = typer.Option(
-        None, "--templates", help="Jinja2 templates (default: leaderboard/templates)."
+        None, "--templates", help="Jinja2 templates (default: the ones shipped in recbench)."
     ),
 ) -> None:
     """Render the submissions into a static site (index.html + runs/<run-id>.html) for file:// or any host."""

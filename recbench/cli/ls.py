@@ -6,8 +6,8 @@ import typer
 from rich.table import Table
 
 from recbench import registry
-from recbench.cli.common import out_console, user_errors
-from recbench.errors import UnknownNameError
+from recbench.cli.common import INCLUDE_PATH_HELP, out_console, use_include_paths, user_errors
+from recbench.errors import ConfigError, UnknownNameError
 
 KINDS = ("recommenders", "datasets", "interpreters", "adapters", "metrics", "llms", "tasks")
 
@@ -19,9 +19,12 @@ def listing(kind: str) -> list[tuple[str, str]]:
 
         return describe_llms()
     if kind == "tasks":
-        from recbench.tasks import describe_tasks
+        from recbench.tasks import describe_tasks, search_path
 
-        return describe_tasks()
+        rows = describe_tasks()
+        if not rows:  # (task_files refuses an empty built-in folder; this guards the listing itself)
+            raise ConfigError(f"no task files found in {', '.join(search_path())}")
+        return rows
     if kind not in KINDS:
         raise UnknownNameError(registry.unknown_name_message("kind", kind, list(KINDS)))
     reg = registry.registry(kind)
@@ -33,8 +36,10 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def ls(
         kind: str = typer.Argument(None, help=f"One of: {', '.join(KINDS)}. All when left out."),
+        include_path: list[str] = typer.Option(None, "--include-path", help=INCLUDE_PATH_HELP),
     ) -> None:
         """List registered recommenders, datasets, interpreters, adapters, metrics, LLMs or tasks."""
+        use_include_paths(include_path)
         kinds = [kind] if kind else list(KINDS)
         for k in kinds:
             rows = listing(k)

@@ -24,9 +24,10 @@ from recbench.leaderboard.chart import bar_chart
 from recbench.leaderboard.names import interpreter_slug, slugify
 from recbench.leaderboard.schema import check_schema, non_finite
 from recbench.leaderboard.validate import find_run_folders
+from recbench.resources import package_path
 from recbench.results.io import RESULTS, load_results, read_samples
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "leaderboard" / "templates"
+TEMPLATES = package_path("leaderboard", "templates")  # package data: works from a wheel too
 SAMPLES_PER_TASK = 20
 NONE = "—"
 

@@ -1,12 +1,10 @@
-"""baselines.answers: predicted items become the task's answer text, in the targets' own format."""
+"""recbench.baselines.answers: predicted items become the task's answer text, in the targets' own format."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from baselines.answers import answer_size, answer_text
+from recbench.baselines.answers import answer_size, answer_text
 from recbench.tasks import build_instances, load_task, tasks_dir
 from tests.test_baselines.conftest import TASKS, WINDOW
 
@@ -34,13 +32,13 @@ def test_answer_size_follows_the_target_kind(tiny_instances):
 def test_a_new_task_with_known_fields_works_unchanged(tmp_path, monkeypatch, tiny_data):
     """A task file the baselines never heard of: the format comes from its doc_to_target template."""
     folder = tmp_path / "tasks"
-    shutil.copytree(tasks_dir(), folder)
-    text = (folder / "next_item.yaml").read_text()
+    folder.mkdir()
+    text = (tasks_dir() / "next_item.yaml").read_text()
     text = text.replace("task: next_item", "task: what_next").replace(
         '" {{next_title}}."', '" It is {{next_title}}!"'
     )
     (folder / "what_next.yaml").write_text(text)
-    monkeypatch.setenv("RECBENCH_TASKS", str(folder))
+    monkeypatch.setenv("RECBENCH_INCLUDE_PATH", str(folder))  # searched after the built-in tasks
     from recbench.data import make_windows
 
     inst = build_instances(load_task("what_next"), make_windows(tiny_data, WINDOW)[:3], tiny_data)[0]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from baselines.answers import answer_text
-from baselines.popular_titles import PopularTitles
-from baselines.random_titles import RandomTitles
+from recbench.baselines.answers import answer_text
+from recbench.baselines.popular_titles import PopularTitles
+from recbench.baselines.random_titles import RandomTitles
 from recbench.interpreters.base import InterpreterContext
 from tests.test_baselines.conftest import TASKS, WINDOW, context
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import torch
 
-from baselines.knn_probe import KNNProbe, flat_latents
-from baselines.linear_probe import LinearProbe
-from baselines.random_titles import RandomTitles
+from recbench.baselines.knn_probe import KNNProbe, flat_latents
+from recbench.baselines.linear_probe import LinearProbe
+from recbench.baselines.random_titles import RandomTitles
 from recbench.data import make_windows, split_windows_by_user
 from recbench.tasks import build_instances, load_task
 from tests.test_baselines.conftest import TASKS, WINDOW, context, mean_metric

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from baselines.text_history import TextHistory, history_prompt
+from recbench.baselines.text_history import TextHistory, history_prompt
 from recbench.interpreters.base import InterpreterContext
 from tests.test_baselines.conftest import WINDOW
 

@@ -15,7 +15,7 @@ import hashlib
 
 import torch
 
-from baselines.answers import answer_text
+from recbench.baselines.answers import answer_text
 from recbench.interpreters.base import Interpreter
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from recbench.errors import RecbenchError
-from recbench.tasks import Instance, describe_window, load_task, tasks_dir
+from recbench.tasks import Instance, describe_window, load_task, search_path
 
 # Template fields that name the whole window, and those that name one item.
 WINDOW_FIELDS = frozenset({"titles", "description"})
@@ -26,11 +26,11 @@ _FIELD = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 def target_template(task: str) -> str:
     """The task's ``doc_to_target`` template, or :data:`FALLBACK_TEMPLATE` when its file is not found."""
-    return _template(str(tasks_dir()), task)
+    return _template(search_path(), task)
 
 
 @lru_cache(maxsize=64)
-def _template(folder: str, task: str) -> str:  # keyed by the tasks folder too ($RECBENCH_TASKS may change)
+def _template(folders: tuple[str, ...], task: str) -> str:  # keyed by the search path too (include paths change)
     try:
         return load_task(task).doc_to_target
     except RecbenchError:

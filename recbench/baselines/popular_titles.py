@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from baselines.answers import answer_size, answer_text
+from recbench.baselines.answers import answer_size, answer_text
 from recbench.interpreters.base import Interpreter
 
 

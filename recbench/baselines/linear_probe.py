@@ -1,7 +1,7 @@
 """Linear probe: latent → items with a softmax classifier, no LLM: how much the vector linearly holds.
 
 One classifier per task, trained on that task's interpreter-training instances, chosen by the kind
-of answer the task's target names (read from its target template, see :mod:`baselines.answers`):
+of answer the task's target names (read from its target template, see :mod:`recbench.baselines.answers`):
 
 * window-kind targets (seq_recovery, description: every item of the window): one softmax classifier
   shared by all positions maps a position's hidden state ``h_p`` (``[d]``) to the item at that
@@ -27,7 +27,7 @@ import hashlib
 
 import torch
 
-from baselines.answers import ITEM_FIELDS, WINDOW_FIELDS, answer_text, template_fields
+from recbench.baselines.answers import ITEM_FIELDS, WINDOW_FIELDS, answer_text, template_fields
 from recbench.interpreters.base import Interpreter
 
 

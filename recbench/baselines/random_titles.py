@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from baselines.answers import answer_size, answer_text
+from recbench.baselines.answers import answer_size, answer_text
 from recbench.interpreters.base import Interpreter
 
 
