@@ -78,7 +78,7 @@ def evaluate(
     check_num_processes(num_processes)
     include = tuple(str(p) for p in include_path or ())
     use_include_path(include)
-    spec = RunSpec.resolve(profile, rec=rec, llm=llm, tasks=tuple(tasks) if tasks else None, **settings)
+    spec = RunSpec.resolve(profile, rec=rec, llm=llm, tasks=tasks or None, **settings)
     opts = RunOptions(
         out_dir=str(out_dir or RESULTS_ROOT),
         device=device,

@@ -78,6 +78,8 @@ class RunSpec:
         # Adapter options belong to one adapter: choosing another adapter drops the profile's options.
         if overrides.get("adapter") is not None and overrides.get("adapter_options") is None:
             values["adapter_options"] = default_adapter_options(profile, overrides["adapter"])
+        # the interpreter is trained on the profile's tasks whatever subset is evaluated
+        values.setdefault("train_tasks", DEFAULTS.train_tasks)
         return cls.from_dict(values, where="run settings")
 
     @classmethod

@@ -1,0 +1,107 @@
+"""The RunSpec: one resolution, typed fields, keys from one module, declared task inputs."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from recbench.errors import ConfigError
+from recbench.run import evaluate
+from recbench.run.spec import DEFAULT_TASKS, DEFAULTS, PROFILES, RunSpec
+from recbench.tasks import load_task
+from tests.conftest import TINY
+
+TINY_BASE = dict(dataset="csv", data_dir=str(TINY), window=4, limit=4)
+
+
+def test_resolve_fills_profile_then_overrides_and_round_trips():
+    spec = RunSpec.resolve("paper", limit=7, tasks=["seq_recovery"])
+    assert spec.window == PROFILES["paper"]["window"] and spec.limit == 7
+    assert spec.tasks == ("seq_recovery",)
+    assert spec.train_tasks == DEFAULT_TASKS  # evaluating fewer tasks never changes what is trained
+    assert RunSpec.from_dict(spec.to_dict()) == spec
+    assert RunSpec.from_dict(spec.to_dict()).run_id() == spec.run_id()
+
+
+def test_spec_is_frozen():
+    with pytest.raises(AttributeError):
+        RunSpec.resolve().limit = 3  # type: ignore[misc]
+
+
+def test_a_config_written_before_train_tasks_trained_on_its_tasks():
+    old = {k: v for k, v in RunSpec.resolve(tasks=["seq_recovery"]).to_dict().items() if k != "train_tasks"}
+    assert RunSpec.from_dict(old).train_tasks == ("seq_recovery",)
+
+
+def test_llm_interpreter_defaults_are_the_specs():
+    from recbench.interpreters.llm import LLMInterpreter
+
+    default = LLMInterpreter()
+    assert default.adapter_name == DEFAULTS.adapter
+    assert default.adapter_options == DEFAULTS.adapter_options
+    assert default.train_settings["steps"] == DEFAULTS.steps
+    assert default.chat_template == DEFAULTS.chat_template
+    assert LLMInterpreter.from_config(DEFAULTS).identity() == default.identity()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "text"),
+    [
+        ("limit", "5", "limit must be int or None, got str '5'"),
+        ("window", 2.5, "window must be int, got float 2.5"),
+        ("chat_template", "yes", "chat_template must be bool, got str"),
+        ("steps", True, "steps must be int, got bool True"),
+        ("tasks", "seq_recovery", "tasks must be list or tuple, got str"),
+        ("tasks", [1, 2], "tasks must be a list of task names"),
+        ("adapter_options", {"hidden": object()}, "adapter_options must hold JSON values only"),
+        ("lr", -1.0, "--lr must be positive"),
+        ("seed", -1, "--seed must be >= 0"),
+        ("nonsense", 1, "unknown run setting 'nonsense'"),
+    ],
+)
+def test_wrong_types_from_the_python_api_are_one_line_errors(setting, value, text, tmp_path):
+    with pytest.raises(ConfigError) as err:
+        evaluate("sasrec", out_dir=tmp_path, **{**TINY_BASE, setting: value})
+    assert text in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def _builtin(name: str) -> str:
+    with open(load_task(name).path, encoding="utf-8") as f:
+        return f.read()
+
+
+def test_a_metric_needing_an_undeclared_input_is_refused_on_load(tmp_path):
+    path = tmp_path / "no_inputs.yaml"
+    path.write_text(_builtin("next_item").replace("inputs: [rec_top1]\n", ""))
+    with pytest.raises(ConfigError, match=r"metric top1_agreement needs input\(s\) rec_top1"):
+        load_task(str(path))
+
+
+def test_an_input_nobody_provides_is_refused_on_load(tmp_path):
+    path = tmp_path / "odd.yaml"
+    path.write_text(_builtin("next_item").replace("[rec_top1]", "[rec_top1, user_age]"))
+    with pytest.raises(ConfigError, match="no provider for 'user_age'; recbench provides rec_top1, genres"):
+        load_task(str(path))
+
+
+def test_a_task_needing_genres_on_a_dataset_without_them_fails_before_training(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(TINY, data)
+    lines = (data / "items.csv").read_text().splitlines()
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO("\n".join(lines))))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows:
+        writer.writerow([row[0], row[1], row[3]])  # item, title, year: no genres column
+    (data / "items.csv").write_text(out.getvalue())
+    with pytest.raises(ConfigError, match="task description needs item genres"):
+        evaluate(
+            "sasrec", None, ["description"], out_dir=tmp_path / "runs", dataset="csv", data_dir=str(data),
+            window=4, limit=4, interpreter="popular", rec_epochs=1,
+        )  # fmt: skip
+    assert not (tmp_path / "runs").exists()
