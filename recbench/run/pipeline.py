@@ -173,10 +173,8 @@ def _python_command(rec, llm, tasks, profile, settings) -> str:
 
 
 def _git_state() -> dict:
-    try:  # TEMP until provenance lands
-        from recbench.provenance import git_state
-    except ImportError:
-        return {"git_commit": None, "git_dirty": None}
+    from recbench.provenance import git_state
+
     return git_state()
 
 
