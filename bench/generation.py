@@ -149,7 +149,7 @@ def main() -> None:
     n = len(examples)
     result = {
         "bench": "generation",
-        "model": "committed fast-profile interpreter (pretrained/)"
+        "model": "committed fast-profile interpreter (recbench/pretrained/)"
         if args.pretrained
         else "smollm2-135m + mlp adapter (aligned, 300 steps)",
         "task": "seq_recovery",
