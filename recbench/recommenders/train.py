@@ -9,12 +9,13 @@ from pathlib import Path
 import torch
 
 from recbench import registry
-from recbench.cache import atomic_dir, cache_dir, find_entry, sha256_of_file, stable_hash
+from recbench.cache import atomic_dir, cache_dir, find_entry, sha256_of_file
 from recbench.data.base import SequenceData
 from recbench.data.splits import leave_one_out
 from recbench.errors import ConfigError
 from recbench.recommenders.base import SequentialRecommender, config_to_dict
 from recbench.recommenders.evaluate import popularity_metrics, ranking_metrics
+from recbench.run.spec import recommender_key
 
 
 @dataclass
@@ -99,15 +100,7 @@ def train_recommender(
     cls = registry.recommenders.get(rec)
     device = resolve_device(device)
     config = make_config(cls, max_len=max_len, epochs=epochs)
-    key = stable_hash(
-        {
-            "dataset": data.sha256,
-            "rec": cls.name,
-            "version": cls.version,
-            "config": asdict(config),
-            "seed": seed,
-        }
-    )
+    key = recommender_key(data.sha256, cls.name, cls.version, asdict(config), seed)
     entry = f"{cls.name}-{key}"
     folder = cache_dir() / "recommenders" / entry
     found = None if overwrite else find_entry("recommenders", entry)
