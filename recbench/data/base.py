@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from recbench.errors import ConfigError, DataError
 
@@ -293,8 +294,7 @@ def _iso_8601(text: str) -> float | None:
 # Building the sequences
 
 
-@dataclass(frozen=True)
-class Interaction:
+class Interaction(NamedTuple):
     user: str
     item: str
     timestamp: float

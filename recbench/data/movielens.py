@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 
 from recbench.data.base import (
@@ -112,6 +113,22 @@ class _Fields:
         return value.strip()
 
 
+def _interaction(
+    path: Path, line: int, problems: Problems, user: str, item: str, ts: str, names: tuple[str, str, str]
+) -> Interaction | None:
+    """One interaction from its three fields; bad values go to ``problems`` (and give None)."""
+    try:  # the common case first: integers and a finite number
+        seconds = float(ts)
+        if math.isfinite(seconds):
+            return Interaction(str(int(user)), str(int(item)), seconds, line)
+    except ValueError:
+        pass
+    row = _Fields(path, line, problems)
+    user_id, item_id = row.int(user, names[0]), row.int(item, names[1])
+    seconds = row.timestamp(ts, names[2])
+    return Interaction(str(user_id), str(item_id), seconds, line) if row.ok else None
+
+
 def _header_columns(path: Path, text: str, wanted: list[str]) -> tuple[list[str], list[int]]:
     """RecBole atomic files name columns as ``name:type``; find each wanted column by name."""
     header = [h.split(":")[0].strip() for h in text.split("\n", 1)[0].split("\t")]
@@ -132,12 +149,11 @@ def _load_recbole(folder: Path) -> SequenceData:
         inter_path, inter.text, ["user_id", "item_id", "timestamp"]
     )
     interactions = []
+    names = ("user_id", "item_id", "timestamp")
     for line, f in _rows(inter_path, inter.text, "\t", header, len(header), True, problems):
-        row = _Fields(inter_path, line, problems)
-        user, raw_item = row.int(f[c_user], "user_id"), row.int(f[c_item], "item_id")
-        ts = row.timestamp(f[c_ts], "timestamp")
-        if row.ok:
-            interactions.append(Interaction(str(user), str(raw_item), ts, line))
+        row = _interaction(inter_path, line, problems, f[c_user], f[c_item], f[c_ts], names)
+        if row is not None:
+            interactions.append(row)
     header, (c_id, c_title, c_year, c_class) = _header_columns(
         item_path, item.text, ["item_id", "movie_title", "release_year", "class"]
     )
@@ -166,11 +182,9 @@ def _load_grouplens(folder: Path) -> SequenceData:
     names = ["user id", "item id", "rating", "timestamp"]
     interactions = []
     for line, f in _rows(data_path, data.text, "\t", names, 4, False, problems):
-        row = _Fields(data_path, line, problems)
-        user, raw_item = row.int(f[0], "user id"), row.int(f[1], "item id")
-        ts = row.timestamp(f[3], "timestamp")
-        if row.ok:
-            interactions.append(Interaction(str(user), str(raw_item), ts, line))
+        row = _interaction(data_path, line, problems, f[0], f[1], f[3], ("user id", "item id", "timestamp"))
+        if row is not None:
+            interactions.append(row)
     item_names = ["movie id", "movie title", "release date", "video release date", "IMDb URL"]
     table = ItemTable(item_path, problems)
     for line, f in _rows(
