@@ -440,10 +440,11 @@ def resolve_dataset_name(
     """The canonical dataset name for a name plus a column mapping / file names (the CLI's options).
 
     Mappings that change nothing (``user=user``, ``items_file=items.csv``) are dropped, so they name
-    the same dataset as no mapping. ``name`` comes back unchanged (None included) when nothing is given.
+    the same dataset as no mapping; a name that carries options (``csv[user=user]``) is made canonical
+    too. A plain ``name`` comes back unchanged (None included) when nothing is given.
     """
     given = {k: v for k, v in options.items() if v is not None}
-    if not columns and not given:
+    if not columns and not given and (name is None or "[" not in name):
         return name
     base, merged = _merge_options(name or "ml-100k", columns, given)
     cls = _dataset_class(base, merged)

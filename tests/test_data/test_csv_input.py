@@ -277,3 +277,5 @@ def test_resolve_dataset_name_is_canonical():
     )
     assert resolve_dataset_name("csv", "user=user") == "csv"
     assert resolve_dataset_name(None) is None and resolve_dataset_name("ml-100k") == "ml-100k"
+    assert resolve_dataset_name("csv[user=user]") == "csv"
+    assert resolve_dataset_name("csv[ user=u ,title=t]", items_file="items.csv") == "csv[title=t,user=u]"
