@@ -30,7 +30,8 @@ def target_template(task: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _template(folders: tuple[str, ...], task: str) -> str:  # keyed by the search path too (include paths change)
+def _template(folders: tuple[str, ...], task: str) -> str:
+    # keyed by the task search path too: include paths may change between calls
     try:
         return load_task(task).doc_to_target
     except RecbenchError:

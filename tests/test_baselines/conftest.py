@@ -66,7 +66,7 @@ def mean_metric(metric: str, instances, outputs, data) -> float:
     """A task metric's mean over (instance, output) pairs, scored by the registered metric."""
     from recbench import registry
     from recbench.metrics.base import MetricContext
-    from recbench.run.pipeline import sample_of
+    from recbench.run.stages import sample_of
 
     samples = [sample_of(i, o) for i, o in zip(instances, outputs, strict=True)]
     values = registry.metrics.get(metric)().per_sample(samples, MetricContext(data.items))
