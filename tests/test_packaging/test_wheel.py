@@ -91,6 +91,7 @@ def installed(tmp_path_factory) -> Installed:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECBENCH_", "PYTHON", "VIRTUAL_ENV"))}
     cache = tmp / "cache"
     env.update(RECBENCH_CACHE=str(cache), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")  # one thread: steady on a busy CPU
     return Installed(wheel, venv, python, Path(paths["scripts"]) / "recbench", work, cache, env)
 
 
@@ -155,7 +156,18 @@ def test_ls_tasks_from_another_folder(installed, tmp_path):
 def popular_run(installed) -> dict:
     """A baseline on ML-100K from the installed wheel, with an empty cache."""
     assert not installed.cache.exists()
-    args = ["--interpreter", "popular", "--limit", "5", "--tasks", "seq_recovery", "--out", "runs"]
+    args = [
+        "--interpreter",
+        "popular",
+        "--limit",
+        "5",
+        "--tasks",
+        "seq_recovery",
+        "--threads",
+        "1",
+        "--out",
+        "runs",
+    ]
     printed = recbench(installed, "run", *args)
     (results,) = (installed.work / "runs").glob("*/results.json")
     return {"printed": printed, "results": json.loads(results.read_text())}
