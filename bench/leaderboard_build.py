@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from recbench.data import load_dataset
-from recbench.leaderboard.names import slugify
 from recbench.leaderboard.site import build_site
 from recbench.leaderboard.synthetic import make_run
 from recbench.metrics.base import MetricContext
+from recbench.names import slugify
 
 TINY = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tiny"
 TARGET_SECONDS = 5.0

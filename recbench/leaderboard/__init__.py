@@ -5,10 +5,10 @@ Submissions live in ``leaderboard/submissions/<interpreter-slug>/<run-id>/`` (``
 without any model, and :func:`build_site` renders them into ``leaderboard/site`` for ``file://``.
 """
 
-from recbench.leaderboard.names import interpreter_slug
 from recbench.leaderboard.site import build_site
 from recbench.leaderboard.submit import submit_run
 from recbench.leaderboard.validate import MAX_FILE_BYTES, find_run_folders, validate_run
+from recbench.names import interpreter_slug
 
 __all__ = [
     "MAX_FILE_BYTES",

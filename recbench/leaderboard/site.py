@@ -21,11 +21,11 @@ from markupsafe import Markup
 from recbench.cache import atomic_dir
 from recbench.errors import ConfigError
 from recbench.leaderboard.chart import bar_chart
-from recbench.leaderboard.names import interpreter_slug, slugify
-from recbench.leaderboard.schema import check_schema, non_finite
 from recbench.leaderboard.validate import find_run_folders
+from recbench.names import interpreter_slug, slugify
 from recbench.resources import package_path
 from recbench.results.io import RESULTS, load_results, read_samples
+from recbench.results.schema import check_schema, non_finite
 
 TEMPLATES = package_path("leaderboard", "templates")  # package data: works from a wheel too
 SAMPLES_PER_TASK = 20

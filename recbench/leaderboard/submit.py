@@ -8,8 +8,8 @@ from pathlib import Path
 
 from recbench.cache import atomic_dir
 from recbench.errors import ConfigError, RecbenchError
-from recbench.leaderboard.names import interpreter_slug
 from recbench.leaderboard.validate import MAX_FILE_BYTES, PACKED, validate_run
+from recbench.names import interpreter_slug
 from recbench.results.io import RESULTS, SAMPLES, load_results
 
 # samples.jsonl above this size is stored gzip-compressed (samples.jsonl.gz).

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from recbench import registry
 from recbench.errors import ConfigError, RecbenchError
-from recbench.leaderboard.names import interpreter_slug
-from recbench.leaderboard.schema import check_schema, non_finite
 from recbench.metrics.base import MetricContext
+from recbench.names import interpreter_slug
+from recbench.results.compare import compare_task
 from recbench.results.io import RESULTS, SAMPLES, load_results
+from recbench.results.schema import check_schema, non_finite
 from recbench.results.scoring import context_for, rescore_run
 
 # Largest file a submission may hold (results.json, samples.jsonl or samples.jsonl.gz): 5 MiB.
@@ -26,18 +27,6 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 PACKED = SAMPLES + ".gz"
 RUN_FILES = (RESULTS, SAMPLES, PACKED)
-
-# Metrics scored with the neural sentence embedder: float32 inference may differ in the last digits
-# across CPUs and library versions, so these are reproduced to EMBEDDER_TOLERANCE, the rest exactly.
-EMBEDDER_METRICS = frozenset({"embedding_similarity", "retrieval_hit_at_5", "retrieval_hit_at_10"})
-EXACT_TOLERANCE = 1e-9
-EMBEDDER_TOLERANCE = 1e-4
-
-
-def tolerance(metric: str) -> float:
-    """Largest absolute difference allowed between a claimed and a re-computed value of ``metric``."""
-    return EMBEDDER_TOLERANCE if metric in EMBEDDER_METRICS else EXACT_TOLERANCE
-
 
 def find_run_folders(paths: Iterable[Path]) -> list[Path]:
     """Run folders named by ``paths``: each path is a run folder, or a folder searched for run folders.
@@ -143,63 +132,6 @@ def _metric_defects(where: Path, results: dict) -> list[str]:
             out.append(
                 f"{where}: tasks.{task}.controls.shuffled: missing; "
                 "an LLM run must report its shuffled control"
-            )
-    return out
-
-
-def _close(claimed: float, actual: float, tol: float) -> bool:
-    return abs(float(claimed) - float(actual)) <= tol
-
-
-def compare_scores(where: str, claimed: dict, actual: dict, tol: float) -> list[str]:
-    """Differences between a claimed and a re-computed ``{"value", "low", "high", "n"}`` block."""
-    out = []
-    for key in ("value", "low", "high"):
-        if not _close(claimed[key], actual[key], tol):
-            out.append(
-                f"{where}.{key}: claimed {claimed[key]!r}, re-scoring the samples gives {actual[key]!r}"
-            )
-    if claimed["n"] != actual["n"]:
-        out.append(f"{where}.n: claimed {claimed['n']!r}, the samples have {actual['n']!r}")
-    return out
-
-
-def compare_task(task: str, claimed: dict, actual: dict) -> list[str]:
-    """Every way a claimed task block differs from the one re-computed from samples (field: problem)."""
-    where = f"tasks.{task}"
-    out = []
-    if claimed["n"] != actual["n"]:
-        out.append(f"{where}.n: claimed {claimed['n']!r}, the samples have {actual['n']!r} real instances")
-    for name, score in claimed["metrics"].items():
-        out += compare_scores(f"{where}.metrics.{name}", score, actual["metrics"][name], tolerance(name))
-    claimed_controls, actual_controls = claimed.get("controls", {}), actual["controls"]
-    for control in sorted(set(claimed_controls) | set(actual_controls)):
-        if control not in actual_controls:
-            out.append(
-                f"{where}.controls.{control}: claimed, but samples.jsonl has no {control} rows for the task"
-            )
-            continue
-        if control not in claimed_controls:
-            out.append(
-                f"{where}.controls.{control}: samples.jsonl has {control} rows, results.json no scores"
-            )
-            continue
-        for name, score in actual_controls[control].items():
-            if name not in claimed_controls[control]:
-                out.append(f"{where}.controls.{control}.{name}: missing field")
-                continue
-            out += compare_scores(
-                f"{where}.controls.{control}.{name}", claimed_controls[control][name], score, tolerance(name)
-            )
-    claimed_gap = claimed.get("gap", {})
-    for name in sorted(set(claimed_gap) | set(actual["gap"])):
-        if name not in actual["gap"]:
-            out.append(f"{where}.gap.{name}: claimed, but there is no control to take it from")
-        elif name not in claimed_gap:
-            out.append(f"{where}.gap.{name}: missing field")
-        elif not _close(claimed_gap[name], actual["gap"][name], tolerance(name)):
-            out.append(
-                f"{where}.gap.{name}: claimed {claimed_gap[name]!r}, re-scoring gives {actual['gap'][name]!r}"
             )
     return out
 

@@ -39,7 +39,7 @@ def make(tiny):
 @pytest.fixture
 def submissions(tmp_path, make) -> Path:
     """A submissions tree of three runs (two LLM runs, one baseline) in <root>/<slug>/<run-id>."""
-    from recbench.leaderboard.names import slugify
+    from recbench.names import slugify
 
     root = tmp_path / "submissions"
     for run_id, (label, kind, quality) in LABELS.items():
