@@ -1,18 +1,66 @@
-"""``recbench lm-eval export | run``: recbench tasks in EleutherAI's lm-eval (``pip install 'recbench[lm-eval]'``)."""
+"""``recbench lm-eval export | run | <lm-eval's own options>``: recbench tasks in EleutherAI's lm-eval.
+
+``recbench lm-eval --model recbench --model_args run=RUN --tasks recbench --include_path DIR`` (any of
+lm-eval's options, with or without lm-eval's ``run`` command word) is lm-eval's own command line with
+the ``recbench`` model registered: :mod:`recbench.integrations.lm_eval.harness`, as ``python -m
+recbench.integrations.lm_eval``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
 
 from recbench.cli.common import out_console, user_errors
 
+HARNESS = "lm-eval-cli"  # the hidden command that hands its arguments to lm-eval's parser
+
+
+def _is_harness_call(args: list[str]) -> bool:
+    """lm-eval's options (``--model ...``), optionally after lm-eval's command words ``run``, ``ls``, ``validate``."""
+    if not args:
+        return False
+    if args[0] in ("ls", "validate"):
+        return True
+    rest = args[1:] if args[0] == "run" else args
+    return any(a == "--model" or a.startswith("--model=") or a == "--config" for a in rest)
+
+
+class _Group(TyperGroup):
+    """Sends lm-eval's own command lines to the hidden harness command; everything else is recbench's."""
+
+    def parse_args(self, ctx, args):
+        if _is_harness_call(list(args)):
+            args = [HARNESS, *args]
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(
     name="lm-eval",
-    help="Evaluate a run's interpreter with lm-eval: export its tasks, or run them (see docs/lm_eval.md).",
+    cls=_Group,
+    help=(
+        "Evaluate a run's interpreter with lm-eval: export its tasks, run them and compare with results.json, "
+        "or give lm-eval's own options (recbench lm-eval --model recbench --model_args run=RUN --tasks ... "
+        "--include_path ...; see docs/lm_eval.md)."
+    ),
     no_args_is_help=True,
 )
+
+
+@app.command(
+    HARNESS,
+    hidden=True,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def harness(ctx: typer.Context) -> None:
+    """lm-eval's command line with the recbench model registered (python -m recbench.integrations.lm_eval)."""
+    from recbench.integrations.lm_eval.harness import main
+
+    code = main(list(ctx.args))
+    if code:
+        raise typer.Exit(code)
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -39,7 +87,7 @@ def export(
     names = export_tasks(run, out, _split(tasks), controls=controls)
     out_console.print(f"wrote {len(names)} lm-eval tasks to {out}: {', '.join(names)}")
     out_console.print(
-        "evaluate them with: python -m recbench.integrations.lm_eval run --model recbench "
+        "evaluate them with: python -m recbench.integrations.lm_eval --model recbench "
         f"--model_args run={run} --tasks recbench{',recbench_shuffled' if controls else ''} --include_path {out}"
     )
 
@@ -73,15 +121,17 @@ def run(
     )
     rows = compare_with_run(results, claimed)
     table = Table(title=f"lm-eval on {claimed['run_id']}", title_justify="left")
-    for col in ("lm-eval task", "metric", "lm-eval", "results.json", ""):
+    for col in ("lm-eval task", "metric", "lm-eval [95% CI]", "gap", "results.json [95% CI]", "gap", ""):
         table.add_column(col)
-    for name, metric, value, recorded, same in rows:
+    for row in rows:
         table.add_row(
-            name,
-            metric,
-            f"{value:.4f}",
-            "-" if recorded is None else f"{recorded:.4f}",
-            "=" if same else "differs",
+            row["task"],
+            row["metric"],
+            _interval(row["lm"]),
+            _gap(row["lm"]),
+            _interval(row["recorded"]),
+            _gap(row["recorded"]),
+            "=" if row["same"] else "differs",
         )
     out_console.print(table)
     if out:
@@ -90,8 +140,20 @@ def run(
         results.pop("samples", None)
         atomic_write_text(out, json.dumps(results, indent=2, default=handle_non_serializable) + "\n")
         out_console.print(f"lm-eval results: {out}")
-    differ = [f"{n}.{m}" for n, m, _, _, same in rows if not same]
+    differ = [f"{r['task']}.{r['metric']}" for r in rows if not r["same"]]
     if differ:
         out_console.print(f"[yellow]differs from results.json:[/] {', '.join(differ)}")
     else:
         out_console.print("[green]matches results.json[/]")
+
+
+def _interval(score: dict) -> str:
+    if "value" not in score:
+        return "-"
+    if "low" in score and "high" in score:
+        return f"{score['value']:.4f} [{score['low']:.4f}, {score['high']:.4f}]"
+    return f"{score['value']:.4f}"
+
+
+def _gap(score: dict) -> str:
+    return f"{score['gap']:+.4f}" if "gap" in score else ""

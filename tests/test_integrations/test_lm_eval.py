@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,6 +21,7 @@ from lm_eval.tasks import TaskManager  # noqa: E402
 from recbench.cli import app  # noqa: E402
 from recbench.errors import ConfigError  # noqa: E402
 from recbench.integrations.lm_eval import RecbenchLM, export_tasks  # noqa: E402
+from recbench.integrations.lm_eval.scoring import Z95  # noqa: E402
 from recbench.results import read_samples  # noqa: E402
 from recbench.run import evaluate  # noqa: E402
 from recbench.tasks import load_task  # noqa: E402
@@ -75,7 +77,8 @@ def test_export_is_generated_from_our_task_files(exported, run):
         "max_gen_toks": spec.max_new_tokens,
         "do_sample": False,
     }
-    assert [m["metric"] for m in task["metric_list"]] == list(spec.metrics)
+    fields = ["", "_stderr", "_low", "_high", "_shuffled", "_gap"]  # recbench's interval and control gap
+    assert [m["metric"] for m in task["metric_list"]] == [m + f for m in spec.metrics for f in fields]
     assert task["metric_list"][0]["aggregation"] == "function utils.agg_hit_at_1"
     assert "description" not in task  # lm-eval would prepend it to every prompt
     docs = [json.loads(line) for line in (out / "recbench_residual_id.jsonl").read_text().splitlines()]
@@ -104,8 +107,21 @@ def test_lm_eval_scores_and_outputs_equal_recbench_run(exported, run, monkeypatc
     for task, block in claimed.items():
         for condition, scores in (("real", block["metrics"]), ("shuffled", block["controls"]["shuffled"])):
             name = f"recbench_{task}" + ("_shuffled" if condition == "shuffled" else "")
+            got = res["results"][name]
             for metric, score in scores.items():
-                assert res["results"][name][f"{metric},none"] == score["value"], (name, metric)
+                assert got[f"{metric},none"] == score["value"], (name, metric)
+                # recbench's bootstrap interval, and lm-eval's Stderr column derived from it
+                assert (got[f"{metric}_low,none"], got[f"{metric}_high,none"]) == (
+                    score["low"],
+                    score["high"],
+                )
+                assert got[f"{metric}_stderr,none"] == (score["high"] - score["low"]) / (2 * Z95)
+                if condition == "real":
+                    control = block["controls"]["shuffled"][metric]["value"]
+                    assert got[f"{metric}_shuffled,none"] == control
+                    assert got[f"{metric}_gap,none"] == block["gap"][metric]
+                else:
+                    assert f"{metric}_gap,none" not in got
                 compared += 1
     assert compared == 20
     samples = read_samples(run["folder"])
@@ -127,6 +143,9 @@ def test_lm_eval_reads_the_runs_own_generations(exported, model):
     # same generation-cache keys as `recbench run`: prompts and latents are bitwise the run's
     assert model.stats == {"cached": 12, "generated": 0}
     assert set(res["results"]) == {"recbench_seq_recovery", "recbench_residual_id"}
+    # no control in this evaluation: no gap (never one left over from an earlier evaluation)
+    assert res["results"]["recbench_residual_id"]["hit_at_1_gap,none"] == "N/A"
+    assert isinstance(res["results"]["recbench_residual_id"]["hit_at_1_stderr,none"], float)
 
 
 def test_cli_lm_eval_run_matches_results_json(run, monkeypatch):
@@ -137,6 +156,7 @@ def test_cli_lm_eval_run_matches_results_json(run, monkeypatch):
 
 
 def _request(context: str, doc: dict, task_name: str = "recbench_seq_recovery") -> LMInstance:
+    doc = {"prompt": context, **doc}
     gen = {"until": ["\n"], "max_gen_toks": 8, "do_sample": False}
     return LMInstance("generate_until", doc, (context, gen), 0, (task_name, 0, 1))
 
@@ -196,3 +216,187 @@ def test_older_run_folder_is_one_clear_line(run, exported, tmp_path, monkeypatch
 def test_model_needs_a_run():
     with pytest.raises(ConfigError, match="needs model_args run="):
         RecbenchLM()
+
+
+# --- lm-eval's own command line ---------------------------------------------------------------------
+
+LM_EVAL = Path(sys.executable).parent / "lm_eval"  # lm-eval's console script, in the same environment
+WRAPPER = [sys.executable, "-m", "recbench.integrations.lm_eval"]
+
+
+def _env(run) -> dict:
+    import os
+
+    return {**os.environ, "RECBENCH_CACHE": str(run["base"] / "cache")}
+
+
+def _results_file(folder: Path, run_id: str) -> dict:
+    (path,) = (folder / f"recbench__{run_id}").glob("results_*.json")  # lm-eval's folder: the model's name
+    return json.loads(path.read_text())
+
+
+@pytest.mark.skipif(not LM_EVAL.exists(), reason="lm-eval's console script is not in this environment")
+def test_plain_lm_eval_cli_runs_the_exported_folder(run, exported, tmp_path):
+    """`lm_eval --model recbench --tasks <export folder>`: lm-eval's own command, no wrapper."""
+    run_id = run["results"]["run_id"]
+    proc = subprocess.run(
+        [str(LM_EVAL), "--model", "recbench", "--model_args", f"run={run['folder']},model=recbench:{run_id}",
+         "--tasks", str(exported[0]), "--device", "cpu", "--output_path", str(tmp_path / "out")],
+        capture_output=True, text=True, cwd=tmp_path, env=_env(run), timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    got = _results_file(tmp_path / "out", run_id)
+    assert got["model_name"] == f"recbench:{run_id}" and got["config"]["recbench_run_id"] == run_id
+    block, claimed = got["results"]["recbench_residual_id"], run["results"]["tasks"]["residual_id"]
+    score = claimed["metrics"]["hit_at_1"]
+    assert block["hit_at_1,none"] == score["value"]
+    assert block["hit_at_1_stderr,none"] == (score["high"] - score["low"]) / (2 * Z95)
+    assert block["hit_at_1_gap,none"] == claimed["gap"]["hit_at_1"]
+    # lm-eval's own table printed every recbench field (its Stderr column from recbench's interval)
+    assert "| hit_at_1_gap" in proc.stdout.replace("|hit_at_1_gap", "| hit_at_1_gap")
+
+
+def test_wrapper_names_the_model_and_notes_the_batch_size(run, exported, tmp_path, monkeypatch):
+    """`recbench lm-eval <lm-eval's options>` (= python -m recbench.integrations.lm_eval): tags, a readable name."""
+    from recbench.integrations.lm_eval import model as rb_model
+
+    monkeypatch.setenv("RECBENCH_CACHE", str(run["base"] / "cache"))
+    monkeypatch.setitem(rb_model._notes, "batch_size", False)
+    monkeypatch.setattr(lm_eval.utils, "_LOGGING_CONFIGURED", True)  # no handler on CliRunner's stderr
+    run_id = run["results"]["run_id"]
+    result = CliRunner().invoke(
+        app,
+        ["-q", "lm-eval", "--model", "recbench", "--model_args", f"run={run['folder']}", "--tasks",
+         "recbench_residual_id", "--include_path", str(exported[0]), "--device", "cpu", "--batch_size", "8",
+         "--output_path", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output[-3000:]
+    notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "batch size (8) is ignored" in notes[0] and "gen_batch_size (4)" in notes[0]
+    got = _results_file(tmp_path / "out", run_id)
+    assert got["model_name"] == f"recbench:{run_id}"
+    assert (
+        got["results"]["recbench_residual_id"]["hit_at_1,none"]
+        == (run["results"]["tasks"]["residual_id"]["metrics"]["hit_at_1"]["value"])
+    )
+
+
+REFUSED = {  # case: (lm-eval options over the good command line, what the one line says)
+    "few-shot": ({"--num_fewshot": "1"}, "--num_fewshot 1: recbench tasks are zero-shot"),
+    "system instruction": ({"--system_instruction": "Be brief."}, "--system_instruction:"),
+    "chat template": ({"--apply_chat_template": True}, "--apply_chat_template:"),
+    "multi-turn": ({"--fewshot_as_multiturn": "true"}, "--fewshot_as_multiturn:"),
+    "sampling": ({"--gen_kwargs": "temperature=0.7"}, "temperature=0.7 asks for sampling"),
+    "unknown gen_kwargs": ({"--gen_kwargs": "top_p=0.9"}, "generation setting 'top_p' is not supported"),
+    "task typo": ({"--tasks": "recbench_seq_recovry"}, "did you mean recbench_seq_recovery?"),
+    "missing include_path": ({"--include_path": "{tmp}/nowhere"}, "no such folder"),
+    "empty include_path": ({"--include_path": "{tmp}/empty"}, "holds no task YAML"),
+    "no include_path": ({"--include_path": None}, "recbench's tasks are not lm-eval built-ins"),
+    "wrong model name": ({"--model_args": "run={run},model=recbench:other"}, "is named recbench:"),
+}
+
+
+def _refused_argv(case: str, run, exported, tmp_path) -> list[str]:
+    good = {"--model": "recbench", "--model_args": "run={run}", "--tasks": "recbench",
+            "--include_path": str(exported[0]), "--device": "cpu"}  # fmt: skip
+    argv = []
+    for key, value in {**good, **REFUSED[case][0]}.items():
+        if value is not None:
+            argv += [key] if value is True else [key, value.format(tmp=tmp_path, run=run["folder"])]
+    return argv
+
+
+def _one_error_line(case: str, code: int, output: str) -> None:
+    lines = output.strip().splitlines()
+    assert code == 2, (case, output[-2000:])
+    assert "Traceback" not in output, case
+    assert len(lines) == 1 and lines[0].startswith("error: ") and REFUSED[case][1] in lines[0], (case, lines)
+
+
+def test_refusals_are_one_line_and_exit_2(run, exported, tmp_path, capsys, monkeypatch):
+    """Every lm-eval option that would change recbench's prompts, and every bad task selection: one line."""
+    from recbench.integrations.lm_eval.harness import main
+
+    monkeypatch.setattr(lm_eval.utils, "_LOGGING_CONFIGURED", True)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    for case in REFUSED:
+        code = main(_refused_argv(case, run, exported, tmp_path))  # each stops before any model is loaded
+        captured = capsys.readouterr()
+        _one_error_line(case, code, captured.out + captured.err)
+
+
+def test_refusals_from_the_real_command_line(run, exported, tmp_path):
+    """The same in a process of its own, as users run it (python -m ..., recbench lm-eval ...)."""
+    commands = {
+        "few-shot": WRAPPER + _refused_argv("few-shot", run, exported, tmp_path),
+        "task typo": [
+            sys.executable,
+            "-m",
+            "recbench",
+            "lm-eval",
+            *_refused_argv("task typo", run, exported, tmp_path),
+        ],
+    }
+    procs = {  # both at once: each stops before any model is loaded
+        case: subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=_env(run))
+        for case, argv in commands.items()
+    }  # fmt: skip
+    for case, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        _one_error_line(case, proc.returncode, out + err)
+
+
+@pytest.mark.skipif(not LM_EVAL.exists(), reason="lm-eval's console script is not in this environment")
+def test_plain_lm_eval_cannot_find_the_model_by_tag(run, exported, tmp_path):
+    """Evidence for docs/lm_eval.md: lm-eval 0.4.13 has no plug-in discovery, so tags need the wrapper."""
+    proc = subprocess.run(
+        [str(LM_EVAL), "--model", "recbench", "--model_args", f"run={run['folder']}", "--tasks", "recbench",
+         "--include_path", str(exported[0]), "--device", "cpu"],
+        capture_output=True, text=True, cwd=tmp_path, env=_env(run), timeout=300,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "no model for this name found" in proc.stderr
+
+
+def test_python_api_refuses_prompt_changes(exported, model):
+    """simple_evaluate(num_fewshot=...) would take the shot from another test document: refused, not leaked."""
+    out, _ = exported
+    for options in ({"num_fewshot": 1}, {"system_instruction": "Be brief."}):
+        with pytest.raises(ConfigError, match="text was added before the task's prompt"):
+            lm_eval.simple_evaluate(
+                model=model, tasks=["recbench_residual_id"], bootstrap_iters=0,
+                task_manager=TaskManager(include_path=str(out), include_defaults=False), **options,
+            )  # fmt: skip
+    with pytest.raises(ConfigError, match="--apply_chat_template"):
+        model.apply_chat_template([{"role": "user", "content": "hi"}])
+
+
+def test_gen_kwargs_are_honoured(exported, model, monkeypatch):
+    out, _ = exported
+    calls = []
+    generate = model.interpreter.generate
+    monkeypatch.setattr(
+        model.interpreter, "generate", lambda insts, **kw: calls.append(kw) or generate(insts, **kw)
+    )
+    model.stats.update(cached=0, generated=0)
+    lm_eval.simple_evaluate(
+        model=model, tasks=["recbench_residual_id"], bootstrap_iters=0,
+        task_manager=TaskManager(include_path=str(out), include_defaults=False),
+        gen_kwargs={"max_gen_toks": 2, "until": ["."]},
+    )  # fmt: skip
+    assert model.stats["generated"] == 6  # other settings, other cache keys: generated, not the run's outputs
+    assert calls and all(kw == {"max_new_tokens": 2, "stop": ["."]} for kw in calls)
+
+
+def test_edited_config_is_named_as_such(run, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(run["folder"], edited)
+    data = json.loads((edited / "results.json").read_text())
+    data["config"]["tasks"] = ["seq_recovery"]  # the tasks block still holds both
+    (edited / "results.json").write_text(json.dumps(data))
+    for call in (lambda: export_tasks(edited, tmp_path / "x"), lambda: RecbenchLM(run=str(edited))):
+        with pytest.raises(
+            ConfigError, match=r"config.tasks lists seq_recovery but the run holds .*edited after"
+        ):
+            call()

@@ -1,30 +1,16 @@
-"""lm-eval's own command line with the ``recbench`` model registered.
+"""lm-eval's own command line with the ``recbench`` model registered (see :mod:`.harness`).
 
-    python -m recbench.integrations.lm_eval run --model recbench --model_args run=runs/<run-id> \\
-        --tasks recbench --include_path <export dir>
+    python -m recbench.integrations.lm_eval --model recbench --model_args run=runs/<run-id> \\
+        --tasks recbench,recbench_shuffled --include_path <export dir>
 
-A recbench user error (a run without the task, an older run folder ...) is one line and exit 2.
+A recbench user error (a refused option, a task typo, a run without the task ...) is one line and exit 2.
 """
 
 from __future__ import annotations
 
 import sys
 
-
-def main() -> None:
-    from recbench.errors import RecbenchError
-
-    try:
-        import recbench.integrations.lm_eval as integration
-
-        integration.require_lm_eval()
-        from lm_eval.__main__ import cli_evaluate
-
-        cli_evaluate()
-    except RecbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-
+from recbench.integrations.lm_eval.harness import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

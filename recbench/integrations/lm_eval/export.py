@@ -14,7 +14,14 @@ export fills that in from a finished run:
 * ``recbench_<task>_shuffled``: the shuffled control (each document reads another's latents), as in
   results.json's ``controls.shuffled``.
 
-Tags: ``recbench`` (the real tasks) and ``recbench_shuffled`` (the controls).
+Tags: ``recbench`` (the real tasks) and ``recbench_shuffled`` (the controls). Besides each metric
+``m``, every task reports ``m_stderr``, ``m_low`` and ``m_high`` (recbench's bootstrap interval) and a
+real task with an exported control ``m_shuffled`` and ``m_gap`` (see :mod:`.scoring`).
+
+``utils.py`` imports :mod:`recbench.integrations.lm_eval`, which registers the lm-eval model
+``recbench``: lm-eval's own ``lm_eval --tasks <export folder or its YAML files>`` resolves the tasks'
+``!function`` references (importing ``utils.py``) before it looks the model up, so plain ``lm_eval``
+finds the model when the tasks are given as paths (docs/lm_eval.md).
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ import yaml
 
 from recbench import registry
 from recbench.cache import atomic_write_text
-from recbench.data import load_dataset, make_windows
 from recbench.errors import ConfigError
-from recbench.results import load_results, read_samples
+from recbench.integrations.lm_eval.runinfo import read_run, recorded_spec
+from recbench.integrations.lm_eval.scoring import extra_metrics
+from recbench.results import read_samples
+from recbench.run import stages
 from recbench.run.latents import shuffled
-from recbench.run.reload import config_of
+from recbench.run.reload import run_tasks
 from recbench.tasks import load_task
 from recbench.tasks.instances import Instance, _document
 from recbench.tasks.spec import PLACEHOLDER, TaskSpec
@@ -67,22 +76,18 @@ def export_tasks(
 ) -> list[str]:
     """Write lm-eval task files for ``tasks`` (default: all of the run's) into ``out_dir``; their names."""
     run_dir, out = Path(run_dir), Path(out_dir)
-    results = load_results(run_dir)
+    results = read_run(run_dir)
     run_id = results["run_id"]
-    cfg = config_of(results, str(run_dir))
-    ran = list(results["tasks"])
+    cfg = recorded_spec(results, run_dir)
+    ran = run_tasks(results)
     wanted = list(dict.fromkeys(tasks or ran))
     for name in wanted:
         if name not in ran:
             raise ConfigError(f"run {run_id} has no task '{name}' (it ran: {', '.join(ran)})")
     samples = read_samples(run_dir)
-    data = load_dataset(cfg.dataset, cfg.data_dir)
-    if data.sha256 != results["dataset"].get("sha256"):
-        raise ConfigError(
-            f"dataset '{cfg.dataset}' here has sha256 {data.sha256[:12]}, run {run_id} recorded "
-            f"{str(results['dataset'].get('sha256'))[:12]}"
-        )
-    windows = {w.id: w for w in make_windows(data, cfg.window)}
+    loaded = stages.load_data(cfg, results["dataset"].get("sha256"), f"run {run_id}")
+    data = loaded.data
+    windows = {w.id: w for split in loaded.splits.values() for w in split}
     dataset = {
         "name": cfg.dataset,
         "data_dir": str(Path(cfg.data_dir).resolve()) if cfg.data_dir else None,
@@ -91,7 +96,7 @@ def export_tasks(
     seed = int(results.get("seeds", {}).get("bootstrap", cfg.seed))
     out.mkdir(parents=True, exist_ok=True)
     names: list[str] = []
-    processors: dict[str, list[str]] = {}
+    processors: dict[str, tuple[list[str], str, bool]] = {}
     for task in wanted:
         spec = load_task(task)
         recorded = results["tasks"][task]
@@ -106,7 +111,8 @@ def export_tasks(
         insts = [inst for inst, _ in built]
         metrics = list(recorded.get("metrics") or spec.metrics)
         conditions = [("real", [[i] for i in range(len(insts))])]
-        if controls and samples.by_task[task].get("shuffled"):
+        with_control = bool(controls and samples.by_task[task].get("shuffled"))
+        if with_control:
             for i, inst in enumerate(insts):
                 inst.latents = [i]  # markers: shuffled() moves them like latents
             conditions.append(("shuffled", [c.latents for c in shuffled(insts, cfg.seed)]))
@@ -119,9 +125,10 @@ def export_tasks(
             docs_path = (out / f"{name}.jsonl").resolve()
             atomic_write_text(docs_path, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
             atomic_write_text(
-                out / f"{name}.yaml", _task_yaml(spec, name, condition, docs_path, metrics, run_id)
+                out / f"{name}.yaml",
+                _task_yaml(spec, name, condition, docs_path, metrics, run_id, with_control),
             )
-            processors[name] = metrics
+            processors[name] = (metrics, condition, with_control)
             names.append(name)
     atomic_write_text(out / "utils.py", _utils_py(processors, dataset, seed, run_id))
     return names
@@ -187,7 +194,9 @@ def _identifier(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
 
-def _task_yaml(spec: TaskSpec, name: str, condition: str, docs: Path, metrics: list[str], run_id: str) -> str:
+def _task_yaml(
+    spec: TaskSpec, name: str, condition: str, docs: Path, metrics: list[str], run_id: str, controls: bool
+) -> str:
     body = {
         "task": name,
         "tag": [TAG if condition == "real" else CONTROL_TAG],
@@ -208,10 +217,11 @@ def _task_yaml(spec: TaskSpec, name: str, condition: str, docs: Path, metrics: l
         f"# and run {run_id} ({condition} latents). Do not edit: re-export instead.\n"
     )
     metric_lines = "".join(
-        f"  - metric: {m}\n"
-        f"    aggregation: !function utils.{_identifier('agg_' + m)}\n"
-        f"    higher_is_better: {str(bool(registry.metrics.get(m).higher_is_better)).lower()}\n"
+        f"  - metric: {extra}\n"
+        f"    aggregation: !function utils.{_identifier('agg_' + extra)}\n"
+        f"    higher_is_better: {_higher_is_better(m, field)}\n"
         for m in metrics
+        for extra, field in extra_metrics(m, condition, controls)
     )
     meta = _dump(
         {
@@ -233,18 +243,37 @@ def _task_yaml(spec: TaskSpec, name: str, condition: str, docs: Path, metrics: l
     )
 
 
-def _utils_py(processors: dict[str, list[str]], dataset: dict, seed: int, run_id: str) -> str:
-    metrics = sorted({m for ms in processors.values() for m in ms})
+def _higher_is_better(metric: str, field: str) -> str:
+    """A metric's direction (recbench's registry); its stderr is better low."""
+    better = bool(registry.metrics.get(metric).higher_is_better)
+    return str(better if field != "stderr" else False).lower()
+
+
+def _utils_py(
+    processors: dict[str, tuple[list[str], str, bool]], dataset: dict, seed: int, run_id: str
+) -> str:
+    aggregations: dict[str, tuple[str, str]] = {}
+    for metrics, condition, controls in processors.values():
+        for m in metrics:
+            for extra, field in extra_metrics(m, condition, controls):
+                aggregations[extra] = (m, field)
     lines = [
         f'"""Generated by `recbench lm-eval export` for run {run_id}: lm-eval calls recbench\'s metric code. Do not edit."""',
         "",
+        'import recbench.integrations.lm_eval  # noqa: F401  registers the lm-eval model "recbench"',
         "from recbench.integrations.lm_eval.scoring import aggregator, processor",
         "",
-        f"DATASET = {dataset!r}",
-        f"SEED = {seed}",
+        f"RUN = {{'run_id': {run_id!r}, 'dataset': {dataset!r}, 'seed': {seed}}}",
         "",
     ]
-    lines += [f"{_identifier('process_' + n)} = processor({ms!r})" for n, ms in processors.items()]
+    lines += [
+        f"{_identifier('process_' + n)} = processor(RUN['run_id'], {ms!r}, {cond!r}, {ctl!r})"
+        for n, (ms, cond, ctl) in processors.items()
+    ]
     lines.append("")
-    lines += [f"{_identifier('agg_' + m)} = aggregator({m!r}, DATASET, SEED)" for m in metrics]
+    lines += [
+        f"{_identifier('agg_' + name)} = aggregator(RUN, {m!r}"
+        + (")" if field == "value" else f", {field!r})")
+        for name, (m, field) in sorted(aggregations.items())
+    ]
     return "\n".join(lines) + "\n"

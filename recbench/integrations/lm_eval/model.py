@@ -1,17 +1,24 @@
 """The lm-eval model ``recbench``: a finished run's interpreter answering exported recbench tasks.
 
-    lm_eval --model recbench --model_args run=runs/<run-id> --tasks recbench --include_path <export dir>
+    python -m recbench.integrations.lm_eval --model recbench --model_args run=runs/<run-id> \\
+        --tasks recbench --include_path <export dir>
+    lm_eval --model recbench --model_args run=runs/<run-id> --tasks <export dir>
 
-(through ``python -m recbench.integrations.lm_eval``, which registers the model first). Prompts carry
-latent ids, ``<rec_emb:<window id>:<source>>``; the model encodes those windows with the run's
+The model exists in lm-eval once this module is imported: the wrapper imports it first; plain
+``lm_eval`` imports it only while resolving exported tasks given as paths (docs/lm_eval.md). Prompts
+carry latent ids, ``<rec_emb:<window id>:<source>>``; the model encodes those windows with the run's
 recommender and hands the prompt, each id now a ``<rec_emb>`` slot, to the run's interpreter. Outputs
 go through recbench's generation cache (same keys as ``recbench run``): a run's own prompts are
 answered from it, others are generated and stored (``gen_cache=false`` always generates).
+
+Anything lm-eval would add to recbench's prompts (few-shot examples, a system instruction, a chat
+template) is refused: the interpreter was trained and scored on the task's own prompt.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 
 from lm_eval.api.model import LM
@@ -19,12 +26,14 @@ from lm_eval.api.registry import register_model
 
 from recbench import progress
 from recbench.errors import ConfigError
-from recbench.gencache import GenerationCache, generation_key, latent_hash
+from recbench.gencache import GenerationCache
 from recbench.integrations.lm_eval.export import PREFIX
+from recbench.integrations.lm_eval.runinfo import read_run
 from recbench.recommenders.train import resolve_device
 from recbench.run.latents import attach_latents
 from recbench.run.parallel import chunk_size
-from recbench.run.reload import LoadedRun, load_run
+from recbench.run.reload import LoadedRun, load_run, run_tasks
+from recbench.run.spec import generation_key, latent_hash
 from recbench.tasks.instances import Instance
 from recbench.tasks.spec import LATENT_SOURCES, PLACEHOLDER
 
@@ -34,6 +43,54 @@ LATENT = re.compile(
     + r")>"
 )
 DEFAULT_MAX_GEN_TOKS = 256  # lm-eval's default when a task names none
+KNOWN_ARGS = ("run", "device", "gen_cache", "gen_batch_size", "model")
+PROMPT_OPTIONS = "--num_fewshot, --system_instruction, --apply_chat_template, --fewshot_as_multiturn"
+CHAT_TEMPLATE_REFUSAL = (
+    "--apply_chat_template: the recbench model answers recbench's own prompts, formatted as the run "
+    "formats them (its chat_template setting); run lm-eval without --apply_chat_template"
+)
+_notes = {"batch_size": False}
+
+
+class Unsupported(ConfigError, NotImplementedError):
+    """What the recbench model does not answer: lm-eval's NotImplementedError, recbench's one-line error."""
+
+
+# the wrapper prints the --batch_size note itself (harness.py)
+
+
+def label(run_id: str) -> str:
+    """The model's name in lm-eval's results and output folder: ``recbench:<run id>``."""
+    return f"recbench:{run_id}"
+
+
+def check_generation_kwargs(gen_kwargs: dict, where: str) -> None:
+    """Refuse generation settings the recbench model cannot honour (it decodes greedily).
+
+    Honoured: ``until`` and ``max_gen_toks`` (or ``max_new_tokens``); ``do_sample`` false and
+    ``temperature`` 0 say greedy, which it is. Anything else is one line naming the key.
+    """
+    for key, value in gen_kwargs.items():
+        if key in ("until", "max_gen_toks", "max_new_tokens"):
+            continue
+        if key == "do_sample":
+            if _flag(value):
+                raise ConfigError(f"{where}: do_sample is on; the recbench model decodes greedily")
+            continue
+        if key == "temperature":
+            try:
+                greedy = float(value) == 0.0
+            except (TypeError, ValueError):
+                greedy = False
+            if not greedy:
+                raise ConfigError(
+                    f"{where}: temperature={value} asks for sampling; the recbench model decodes greedily"
+                )
+            continue
+        raise ConfigError(
+            f"{where}: generation setting '{key}' is not supported by the recbench model (it decodes "
+            "greedily and honours until and max_gen_toks only)"
+        )
 
 
 def _flag(value) -> bool:
@@ -60,13 +117,25 @@ def _device(device: str | None) -> str:
     return resolve_device(device)
 
 
+def batch_size_note(batch_size, gen_batch_size: int | None) -> str:
+    """The one line saying why lm-eval's --batch_size does not apply."""
+    run_batch = (
+        f"the run's gen_batch_size ({gen_batch_size})" if gen_batch_size else "the run's gen_batch_size"
+    )
+    return (
+        f"note: lm-eval's batch size ({batch_size}) is ignored: the recbench model generates in batches of "
+        f"{run_batch}, so its outputs are those of recbench run; model_args gen_batch_size=N changes it"
+    )
+
+
 @register_model("recbench")
 class RecbenchLM(LM):
     """A recbench run's trained interpreter as an lm-eval model (``generate_until`` only).
 
     ``model_args``: ``run`` (the run folder, required), ``device`` (cpu, cuda, auto), ``gen_cache``
-    (default true), ``gen_batch_size`` (default: the run's). lm-eval's own ``batch_size`` is ignored:
-    the run's batching keeps outputs identical to ``recbench run``'s.
+    (default true), ``gen_batch_size`` (default: the run's), ``model`` (the name lm-eval files the results
+    under; must be ``recbench:<run id>``, which the wrapper passes). lm-eval's own ``batch_size`` is
+    ignored, with a one-line note: the run's batching keeps outputs identical to ``recbench run``'s.
     """
 
     def __init__(
@@ -75,6 +144,7 @@ class RecbenchLM(LM):
         device: str | None = None,
         gen_cache: bool | str = True,
         gen_batch_size: int | None = None,
+        model: str | None = None,
         batch_size=None,  # lm-eval passes its --batch_size; the run's gen_batch_size is used instead
         max_batch_size=None,
         **unknown,
@@ -83,40 +153,68 @@ class RecbenchLM(LM):
         if unknown:
             raise ConfigError(
                 f"unknown model_args for the recbench model: {', '.join(sorted(unknown))} "
-                "(known: run, device, gen_cache, gen_batch_size)"
+                f"(known: {', '.join(KNOWN_ARGS)})"
             )
         if not run:
             raise ConfigError(
                 "the recbench lm-eval model needs model_args run=<run folder>, e.g. run=runs/<run-id>"
             )
+        results = read_run(str(run))  # the accurate one-line messages first, before anything loads
+        if model is not None and str(model) != label(results["run_id"]):
+            raise ConfigError(
+                f"model_args model={model}: the recbench model of run {results['run_id']} is named "
+                f"{label(results['run_id'])} (or leave model= out)"
+            )
         self.run: LoadedRun = load_run(str(run), _device(device))
+        self.name = label(self.run.run_id)
+        self.tasks = run_tasks(self.run.results)  # the one rule: the results.json tasks block
         self.interpreter = self.run.interpreter
         if gen_batch_size is not None:
             if int(gen_batch_size) < 1:
                 raise ConfigError(f"gen_batch_size must be at least 1, got {gen_batch_size}")
             self.interpreter.gen_batch_size = int(gen_batch_size)
+        given = [b for b in (batch_size, max_batch_size) if b is not None and str(b) != "1"]
+        if given and not _notes["batch_size"]:
+            print(
+                batch_size_note(given[0], getattr(self.interpreter, "gen_batch_size", None)), file=sys.stderr
+            )
         self.gen_cache = _flag(gen_cache)
         self.stats = {"cached": 0, "generated": 0}
+
+    def get_model_info(self) -> dict:
+        """Added to lm-eval's ``results["config"]``."""
+        return {
+            "model_name": self.name,
+            "recbench_run_id": self.run.run_id,
+            "recbench_interpreter": self.run.interp_key,
+            "gen_batch_size": getattr(self.interpreter, "gen_batch_size", None),
+        }
 
     # --- what lm-eval may ask for ---------------------------------------------------------------
 
     def loglikelihood(self, requests):
-        raise NotImplementedError(
+        raise Unsupported(
             "the recbench lm-eval model answers generate_until tasks only (the exported recbench_* tasks); "
             "loglikelihood and multiple-choice tasks are not supported"
         )
 
     def loglikelihood_rolling(self, requests):
-        raise NotImplementedError(
+        raise Unsupported(
             "the recbench lm-eval model answers generate_until tasks only; loglikelihood_rolling "
             "(perplexity) tasks are not supported"
         )
 
     def apply_chat_template(self, chat_history, add_generation_prompt=True):
-        raise NotImplementedError(
-            "the recbench model applies the run's own prompt format (its config's chat_template); "
-            "run lm-eval without --apply_chat_template"
-        )
+        raise Unsupported(CHAT_TEMPLATE_REFUSAL)
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        if chat_template:
+            raise Unsupported(CHAT_TEMPLATE_REFUSAL)
+        return ""
+
+    @property
+    def tokenizer_name(self) -> str:
+        raise Unsupported(CHAT_TEMPLATE_REFUSAL)
 
     def generate_until(self, requests) -> list[str]:
         """Greedy outputs in request order; grouped per task in doc order and chunked as ``recbench run`` does."""
@@ -167,10 +265,10 @@ class RecbenchLM(LM):
         if not task:
             name = str(req.task_name or "")
             task = name.removeprefix(PREFIX).removesuffix("_shuffled")
-        if task not in self.run.specs:
+        if task not in self.tasks:
             raise ConfigError(
                 f"run {self.run.run_id} has no task '{task}' (lm-eval task {req.task_name}; the run has: "
-                f"{', '.join(self.run.specs)}); export tasks from a run that evaluated it"
+                f"{', '.join(self.tasks)}); export tasks from a run that evaluated it"
             )
         sha = doc.get("dataset_sha256")
         if sha and sha != self.run.data.sha256:
@@ -203,17 +301,32 @@ class RecbenchLM(LM):
                     f"{req.task_name}; dataset {self.run.config.dataset}, window length {self.run.config.window})"
                 )
             windows.append((window, m["source"]))
-        if gen_kwargs.get("do_sample"):
-            raise ConfigError(f"lm-eval task {req.task_name}: do_sample is on; recbench decodes greedily")
+        prompt = LATENT.sub(PLACEHOLDER, context)
+        doc = req.doc if isinstance(req.doc, dict) else {}
+        if "prompt" not in doc:
+            raise ConfigError(
+                f"lm-eval task {req.task_name}: its documents carry no recbench prompt; use the tasks "
+                "written by `recbench lm-eval export`"
+            )
+        if prompt != doc["prompt"]:
+            added = (
+                "text was added before the task's prompt"
+                if prompt.endswith(doc["prompt"])
+                else ("the task's prompt was changed")
+            )
+            raise ConfigError(
+                f"lm-eval task {req.task_name}: {added} (few-shot examples, a system instruction or a chat "
+                f"template?); the recbench model answers recbench's own prompts only: run without {PROMPT_OPTIONS}"
+            )
+        check_generation_kwargs(gen_kwargs, f"lm-eval task {req.task_name}")
         until = gen_kwargs.get("until") or []
         until = [until] if isinstance(until, str) else list(until)
         max_new = int(gen_kwargs.get("max_gen_toks", gen_kwargs.get("max_new_tokens", DEFAULT_MAX_GEN_TOKS)))
-        doc = req.doc if isinstance(req.doc, dict) else {}
         inst = Instance(
             id=str(doc.get("id", f"{task}:{req.doc_id}")),
             task=task,
             window=windows[0][0],
-            prompt=LATENT.sub(PLACEHOLDER, context),
+            prompt=prompt,
             target="",
             sources=tuple(src for _, src in windows),
             target_items=[],

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from recbench.integrations.lm_eval.export import PREFIX, export_tasks
+from recbench.integrations.lm_eval.scoring import CONTROL, INTERVAL, Z95
 
 
 def evaluate_with_lm_eval(
@@ -31,29 +32,59 @@ def evaluate_with_lm_eval(
             model_args={"run": str(run_dir), "gen_cache": gen_cache, "device": device},
             tasks=names,
             task_manager=TaskManager(include_path=str(folder), include_defaults=False),
-            bootstrap_iters=0,  # recbench's bootstrap intervals are in results.json
+            bootstrap_iters=0,  # lm-eval has no bootstrap for recbench's aggregations: m_stderr/_low/_high are recbench's
             log_samples=True,
         )
 
 
-def compare_with_run(
-    lm_results: dict, run_results: dict, tol: float = 1e-9
-) -> list[tuple[str, str, float, float | None, bool]]:
-    """``(lm-eval task, metric, lm-eval value, results.json value, equal)`` for every metric lm-eval reported."""
+def _recorded(run_results: dict, task: str, condition: str, metric: str) -> dict[str, float]:
+    """results.json's numbers for one metric, under the names of lm-eval's fields."""
+    block = run_results["tasks"].get(task, {})
+    shuffled = block.get("controls", {}).get("shuffled", {})
+    score = (shuffled if condition == "shuffled" else block.get("metrics", {})).get(metric)
+    if not score:
+        return {}
+    out = {k: float(score[k]) for k in ("value", "low", "high")}
+    out["stderr"] = (out["high"] - out["low"]) / (2 * Z95)
+    if condition == "real" and metric in shuffled:
+        out["shuffled"] = float(shuffled[metric]["value"])
+    if condition == "real" and metric in block.get("gap", {}):
+        out["gap"] = float(block["gap"][metric])
+    return out
+
+
+def compare_with_run(lm_results: dict, run_results: dict, tol: float = 1e-9) -> list[dict]:
+    """One row per (lm-eval task, metric): lm-eval's numbers, results.json's, and whether they agree.
+
+    Row: ``{"task", "metric", "lm": {field: value}, "recorded": {field: value}, "same"}``; fields are
+    value, stderr, low, high and, on a real task, shuffled and gap (those lm-eval reported as numbers).
+    """
     rows = []
     for name, block in lm_results["results"].items():
         if not name.startswith(PREFIX):
             continue
         base = name[len(PREFIX) :]
-        shuffled = base.endswith("_shuffled")
+        condition = "shuffled" if base.endswith("_shuffled") else "real"
         task = base.removesuffix("_shuffled")
-        recorded = run_results["tasks"].get(task, {})
-        scores = recorded.get("controls", {}).get("shuffled", {}) if shuffled else recorded.get("metrics", {})
-        for key, value in block.items():
-            if not key.endswith(",none") or "_stderr" in key:
-                continue
-            metric = key.split(",", 1)[0]
-            claimed = scores.get(metric, {}).get("value")
-            same = claimed is not None and abs(float(value) - claimed) <= tol
-            rows.append((name, metric, float(value), claimed, same))
+        metrics = [k.split(",", 1)[0] for k in block if k.endswith(",none")]
+        for metric in metrics:
+            fields = [
+                (metric if f == "value" else f"{metric}_{f}", f) for f in ("value", *INTERVAL, *CONTROL)
+            ]
+            if any(
+                metric.endswith(f"_{f}") and metric[: -len(f) - 1] in metrics for f in (*INTERVAL, *CONTROL)
+            ):
+                continue  # an extra field of another metric
+            lm = {
+                f: block[f"{key},none"]
+                for key, f in fields
+                if isinstance(block.get(f"{key},none"), int | float)
+            }
+            recorded = _recorded(run_results, task, condition, metric)
+            same = (
+                "value" in lm
+                and bool(recorded)
+                and all(f in recorded and abs(float(v) - recorded[f]) <= tol for f, v in lm.items())
+            )
+            rows.append({"task": name, "metric": metric, "lm": lm, "recorded": recorded, "same": same})
     return rows
