@@ -14,17 +14,15 @@ INPUTS: dict[str, str] = {
 }
 
 
-def check_declared(inputs: object, where: str) -> tuple[str, ...]:
-    """The ``inputs`` field of a task file: a list of known input names."""
+def check_declared(inputs: object) -> tuple[str, ...]:
+    """The ``inputs`` field of a task file: a list of known input names (``ValueError`` otherwise)."""
     if inputs is None:
         return ()
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
-        raise ConfigError(f"{where}: inputs must be a list of names (known: {', '.join(INPUTS)})")
+        raise ValueError(f"inputs must be a list of names (known: {', '.join(INPUTS)})")
     for name in inputs:
         if name not in INPUTS:
-            raise ConfigError(
-                f"{where}: inputs: no provider for {name!r}; recbench provides {', '.join(INPUTS)}"
-            )
+            raise ValueError(f"inputs: no provider for {name!r}; recbench provides {', '.join(INPUTS)}")
     return tuple(dict.fromkeys(inputs))
 
 

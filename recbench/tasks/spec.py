@@ -104,77 +104,104 @@ def load_task(name_or_path: str) -> TaskSpec:
 
 
 def _validate(raw: object, path: Path) -> TaskSpec:
-    def bad(msg: str) -> ConfigError:
-        return ConfigError(f"{path}: {msg}")
+    """A :class:`TaskSpec` from a parsed task file; the first defect is a :class:`ConfigError` naming the file."""
+    try:
+        if not isinstance(raw, dict):
+            raise ValueError("a task file must be a mapping")
+        for key in REQUIRED:
+            if key not in raw:
+                raise ValueError(f"missing field '{key}'")
+        if raw["output_type"] != "generate_until":
+            raise ValueError(f"output_type must be 'generate_until', got {raw['output_type']!r}")
+        latents, text, target = _prompt(raw)
+        if raw["target_items"] not in TARGET_ITEMS:
+            raise ValueError(
+                f"target_items must be one of {', '.join(TARGET_ITEMS)}, got {raw['target_items']!r}"
+            )
+        until, max_new = _generation(raw["generation_kwargs"])
+        inputs = check_declared(raw.get("inputs"))
+        metrics, main, version = _metrics(raw, inputs)
+    except (ValueError, ConfigError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return TaskSpec(
+        name=str(raw["task"]),
+        description=str(raw["description"]),
+        version=version,
+        doc_to_latents=latents,
+        doc_to_text=text,
+        doc_to_target=target,
+        target_items=raw["target_items"],
+        until=until,
+        max_new_tokens=max_new,
+        metrics=metrics,
+        main_metric=main,
+        path=str(path),
+        inputs=inputs,
+    )
 
-    if not isinstance(raw, dict):
-        raise bad("a task file must be a mapping")
-    for key in REQUIRED:
-        if key not in raw:
-            raise bad(f"missing field '{key}'")
-    if raw["output_type"] != "generate_until":
-        raise bad(f"output_type must be 'generate_until', got {raw['output_type']!r}")
+
+def _prompt(raw: dict) -> tuple[tuple[str, ...], str, str]:
+    """``doc_to_latents``, ``doc_to_text`` and ``doc_to_target``: slots, sources and placeholders agree."""
     latents = raw["doc_to_latents"]
     if not isinstance(latents, list) or not latents:
-        raise bad("doc_to_latents must be a non-empty list")
+        raise ValueError("doc_to_latents must be a non-empty list")
     for source in latents:
         if source not in LATENT_SOURCES:
-            raise bad(f"doc_to_latents: unknown source {source!r} (known: {', '.join(LATENT_SOURCES)})")
+            raise ValueError(
+                f"doc_to_latents: unknown source {source!r} (known: {', '.join(LATENT_SOURCES)})"
+            )
     text, target = str(raw["doc_to_text"]), str(raw["doc_to_target"])
     if PLACEHOLDER not in text:
-        raise bad(f"doc_to_text has no {PLACEHOLDER} placeholder")
+        raise ValueError(f"doc_to_text has no {PLACEHOLDER} placeholder")
     if text.count(PLACEHOLDER) != len(latents):
-        raise bad(
+        raise ValueError(
             f"doc_to_text has {text.count(PLACEHOLDER)} {PLACEHOLDER} slots but doc_to_latents names {len(latents)}"
         )
     for field_name, template in (("doc_to_text", text), ("doc_to_target", target)):
         for name in _FIELD.findall(template):
             if name not in FIELDS:
-                raise bad(f"{field_name}: unknown placeholder '{{{{{name}}}}}' (known: {', '.join(FIELDS)})")
-    if raw["target_items"] not in TARGET_ITEMS:
-        raise bad(f"target_items must be one of {', '.join(TARGET_ITEMS)}, got {raw['target_items']!r}")
-    gen = raw["generation_kwargs"] or {}
+                raise ValueError(
+                    f"{field_name}: unknown placeholder '{{{{{name}}}}}' (known: {', '.join(FIELDS)})"
+                )
+    return tuple(latents), text, target
+
+
+def _generation(gen: object) -> tuple[tuple[str, ...], int]:
+    """``generation_kwargs``: greedy, with a positive ``max_new_tokens``; returns (until, max_new_tokens)."""
+    gen = gen or {}
     if not isinstance(gen, dict):
-        raise bad("generation_kwargs must be a mapping")
+        raise ValueError("generation_kwargs must be a mapping")
     max_new = gen.get("max_new_tokens")
     if not isinstance(max_new, int) or max_new < 1:
-        raise bad("generation_kwargs.max_new_tokens must be a positive integer")
+        raise ValueError("generation_kwargs.max_new_tokens must be a positive integer")
     if gen.get("do_sample", False):
-        raise bad("generation_kwargs.do_sample must be false: recbench decodes greedily")
-    inputs = check_declared(raw.get("inputs"), str(path))
+        raise ValueError("generation_kwargs.do_sample must be false: recbench decodes greedily")
+    return tuple(str(s) for s in gen.get("until", [])), max_new
+
+
+def _metrics(raw: dict, inputs: tuple[str, ...]) -> tuple[tuple[str, ...], str, int]:
+    """``metric_list`` and ``metadata``: known metrics whose inputs the task declares; (metrics, main, version)."""
     metrics = []
     for entry in raw["metric_list"] or []:
         name = entry.get("metric") if isinstance(entry, dict) else None
         if not name:
-            raise bad("every metric_list entry needs a 'metric' name")
+            raise ValueError("every metric_list entry needs a 'metric' name")
         try:
             needs = getattr(registry.metrics.get(name), "needs", ())
         except UnknownNameError as exc:
-            raise bad(str(exc)) from None
+            raise ValueError(str(exc)) from None
         missing = [n for n in needs if n not in inputs]
         if missing:
-            raise bad(f"metric {name} needs input(s) {', '.join(missing)}: add them to the task's inputs")
+            raise ValueError(
+                f"metric {name} needs input(s) {', '.join(missing)}: add them to the task's inputs"
+            )
         metrics.append(name)
     if not metrics:
-        raise bad("metric_list is empty")
+        raise ValueError("metric_list is empty")
     meta = raw["metadata"] or {}
-    if not isinstance(meta.get("version"), int):
-        raise bad("metadata.version must be an integer")
+    if not isinstance(meta, dict) or not isinstance(meta.get("version"), int):
+        raise ValueError("metadata.version must be an integer")
     main = meta.get("main_metric", metrics[0])
     if main not in metrics:
-        raise bad(f"metadata.main_metric {main!r} is not in metric_list")
-    return TaskSpec(
-        name=str(raw["task"]),
-        description=str(raw["description"]),
-        version=meta["version"],
-        doc_to_latents=tuple(latents),
-        doc_to_text=text,
-        doc_to_target=target,
-        target_items=raw["target_items"],
-        until=tuple(str(s) for s in gen.get("until", [])),
-        max_new_tokens=max_new,
-        metrics=tuple(metrics),
-        main_metric=main,
-        path=str(path),
-        inputs=inputs,
-    )
+        raise ValueError(f"metadata.main_metric {main!r} is not in metric_list")
+    return tuple(metrics), main, meta["version"]
