@@ -86,9 +86,13 @@ def export(
 
     names = export_tasks(run, out, _split(tasks), controls=controls)
     out_console.print(f"wrote {len(names)} lm-eval tasks to {out}: {', '.join(names)}")
+    tags = "recbench" + (",recbench_shuffled" if controls else "")
     out_console.print(
         "evaluate them with: python -m recbench.integrations.lm_eval --model recbench "
-        f"--model_args run={run} --tasks recbench{',recbench_shuffled' if controls else ''} --include_path {out}"
+        f"--model_args run={run} --tasks {tags} --include_path {out}"
+    )
+    out_console.print(
+        f"(or lm-eval's own command: lm_eval --model recbench --model_args run={run} --tasks {out})"
     )
 
 
@@ -121,17 +125,17 @@ def run(
     )
     rows = compare_with_run(results, claimed)
     table = Table(title=f"lm-eval on {claimed['run_id']}", title_justify="left")
-    for col in ("lm-eval task", "metric", "lm-eval [95% CI]", "gap", "results.json [95% CI]", "gap", ""):
-        table.add_column(col)
+    for col in ("lm-eval task", "metric", "lm-eval [95% CI]", "gap", "results.json", ""):
+        table.add_column(col, overflow="fold")
     for row in rows:
+        recorded = row["recorded"]
         table.add_row(
             row["task"],
             row["metric"],
             _interval(row["lm"]),
             _gap(row["lm"]),
-            _interval(row["recorded"]),
-            _gap(row["recorded"]),
-            "=" if row["same"] else "differs",
+            f"{recorded['value']:.4f}" if "value" in recorded else "-",
+            "=" if row["same"] else "differs",  # value, interval, stderr, control and gap alike
         )
     out_console.print(table)
     if out:
@@ -151,7 +155,7 @@ def _interval(score: dict) -> str:
     if "value" not in score:
         return "-"
     if "low" in score and "high" in score:
-        return f"{score['value']:.4f} [{score['low']:.4f}, {score['high']:.4f}]"
+        return f"{score['value']:.4f} [{score['low']:.3f}, {score['high']:.3f}]"
     return f"{score['value']:.4f}"
 
 

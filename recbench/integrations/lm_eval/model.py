@@ -67,11 +67,11 @@ def label(run_id: str) -> str:
 def check_generation_kwargs(gen_kwargs: dict, where: str) -> None:
     """Refuse generation settings the recbench model cannot honour (it decodes greedily).
 
-    Honoured: ``until`` and ``max_gen_toks`` (or ``max_new_tokens``); ``do_sample`` false and
+    Honoured: ``until`` and ``max_gen_toks`` (lm-eval's name for the new-token budget); ``do_sample`` false and
     ``temperature`` 0 say greedy, which it is. Anything else is one line naming the key.
     """
     for key, value in gen_kwargs.items():
-        if key in ("until", "max_gen_toks", "max_new_tokens"):
+        if key in ("until", "max_gen_toks"):
             continue
         if key == "do_sample":
             if _flag(value):
@@ -321,7 +321,7 @@ class RecbenchLM(LM):
         check_generation_kwargs(gen_kwargs, f"lm-eval task {req.task_name}")
         until = gen_kwargs.get("until") or []
         until = [until] if isinstance(until, str) else list(until)
-        max_new = int(gen_kwargs.get("max_gen_toks", gen_kwargs.get("max_new_tokens", DEFAULT_MAX_GEN_TOKS)))
+        max_new = int(gen_kwargs.get("max_gen_toks", DEFAULT_MAX_GEN_TOKS))
         inst = Instance(
             id=str(doc.get("id", f"{task}:{req.doc_id}")),
             task=task,
