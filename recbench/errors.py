@@ -23,3 +23,8 @@ class UnknownNameError(RecbenchError):
 
 class ConfigError(RecbenchError):
     """An invalid option value or task definition."""
+
+
+class DiskFullError(RecbenchError):
+    """The disk (or the user's quota) filled up while writing; the message names what was being
+    written. Everything saved before stays whole (every write is to a temp file renamed into place)."""

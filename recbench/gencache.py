@@ -2,7 +2,8 @@
 
 Each key is a hash of (interpreter identity, generation settings, prompt, latent bytes), computed by
 :func:`recbench.run.spec.generation_keys` (the one module for keys). SQLite
-commits are atomic, so a kill -9 mid-write loses at most the batch in flight, never corrupts.
+commits are atomic, so a kill -9 mid-write loses at most the batch in flight, never corrupts; a full
+disk is one :class:`~recbench.errors.DiskFullError` line, and the batches committed before it stay.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from recbench.cache import cache_dir
+from recbench.cache import cache_dir, disk_full, is_disk_full
 from recbench.errors import RecbenchError
 
 
@@ -24,6 +25,8 @@ class GenerationCache:
             self.db.execute("CREATE TABLE IF NOT EXISTS gen (key TEXT PRIMARY KEY, output TEXT NOT NULL)")
             self.db.commit()
         except sqlite3.Error as exc:
+            if _is_full(exc):
+                raise disk_full(f"the generation cache {self.path}") from None
             raise RecbenchError(f"generation cache {self.path} cannot be used: {exc}") from None
 
     def get_many(self, keys: list[str]) -> dict[str, str]:
@@ -37,8 +40,13 @@ class GenerationCache:
         return found
 
     def put_many(self, pairs: list[tuple[str, str]]) -> None:
-        with self.db:  # one transaction: all of the batch or none of it
-            self.db.executemany("INSERT OR REPLACE INTO gen (key, output) VALUES (?, ?)", pairs)
+        try:
+            with self.db:  # one transaction: all of the batch or none of it
+                self.db.executemany("INSERT OR REPLACE INTO gen (key, output) VALUES (?, ?)", pairs)
+        except sqlite3.OperationalError as exc:
+            if _is_full(exc):  # the transaction is rolled back; every batch committed before stays
+                raise disk_full(f"the generation cache {self.path}") from None
+            raise
 
     def delete(self, keys: list[str]) -> None:
         with self.db:
@@ -46,3 +54,9 @@ class GenerationCache:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    """SQLITE_FULL ("database or disk is full"), or an I/O error that is a full disk or quota."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or "disk is full" in str(exc) or is_disk_full(exc.__cause__ or exc)

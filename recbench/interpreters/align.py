@@ -16,6 +16,17 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from recbench.checkpoint import (
+    Checkpointer,
+    Saved,
+    host_rng,
+    load_optimizer_state,
+    module_state,
+    optimizer_state,
+    set_host_rng,
+    set_torch_rng,
+    torch_rng,
+)
 from recbench.tasks.instances import Instance
 
 
@@ -62,10 +73,13 @@ def will_align(adapter, latents: torch.Tensor, token_ids: torch.Tensor, steps: i
 
 def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token_ids: torch.Tensor,
                   steps: int, seed: int, batch_size: int = 256, lr: float = 3e-3,
-                  progress: Callable[[int, float], None] | None = None) -> dict:  # fmt: skip
+                  progress: Callable[[int, float], None] | None = None,
+                  checkpoint: Checkpointer | None = None, resume: Saved | None = None) -> dict:  # fmt: skip
     """Minimise 1 - cos(soft token, title-token embedding) per position; returns a short report.
 
-    ``progress(step, loss)`` is called after each step.
+    ``progress(step, loss)`` is called after each step. With a ``checkpoint``, the state is saved when
+    it says so and at the end (with the report); ``resume`` (an ``"align"`` checkpoint) continues from
+    it, with the same result as an uninterrupted run.
     """
     if not will_align(adapter, latents, token_ids, steps):
         return {"align_steps": 0}
@@ -73,8 +87,29 @@ def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token
     gen = torch.Generator().manual_seed(seed)
     targets = embedding.detach().float()
     opt = torch.optim.Adam(adapter.parameters(), lr=lr)
+    cuda = [targets.device.index or 0] if targets.device.type == "cuda" else []
+    first, earlier = 0, 0.0
+    if resume is not None:
+        first, earlier = _restore(adapter, opt, gen, resume, cuda)
+        if "report" in resume.meta:  # alignment had finished
+            adapter.eval()
+            return dict(resume.meta["report"])
+
+    def save(done: int, report: dict | None = None) -> None:
+        opt_tensors, opt_meta = optimizer_state(opt, "opt")
+        host_tensors, host_meta = host_rng()
+        tensors = {
+            **module_state(adapter, "adapter"),
+            **opt_tensors,
+            **host_tensors,
+            **torch_rng("torch", cuda),
+        }
+        tensors["gen"] = gen.get_state()
+        meta = {"optimizer": opt_meta, **host_meta, "seconds": earlier + time.perf_counter() - start}
+        checkpoint.save("align", done, tensors, meta if report is None else {**meta, "report": report})
+
     adapter.train()
-    for step in range(steps):
+    for step in range(first, steps):
         idx = torch.randint(0, len(latents), (min(batch_size, len(latents)),), generator=gen)
         out = adapter(latents[idx].to(targets.device))
         goal = targets[token_ids[idx].to(targets.device)]
@@ -84,6 +119,8 @@ def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token
         opt.step()
         if progress is not None:
             progress(step + 1, loss.item())
+        if checkpoint is not None and step + 1 < steps and checkpoint.due("align", step + 1):
+            save(step + 1)
     adapter.eval()
     with torch.no_grad():
         # nearest vocabulary token of each soft token: how often is it the title token it was fitted to?
@@ -94,5 +131,18 @@ def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token
             out = F.normalize(adapter(latents[i : i + 32].to(targets.device)), dim=-1)
             hits.append((out @ vocab.T).argmax(-1).cpu() == token_ids[i : i + 32])
         accuracy = torch.cat(hits).float().mean().item()
-    return {"align_steps": steps, "align_loss": round(loss.item(), 4), "align_token_accuracy": round(accuracy, 4),
-            "align_seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+    report = {"align_steps": steps, "align_loss": round(loss.item(), 4), "align_token_accuracy": round(accuracy, 4),
+              "align_seconds": round(earlier + time.perf_counter() - start, 1)}  # fmt: skip
+    if checkpoint is not None:
+        save(steps, report)  # the end of the stage: a kill in end-to-end training does not redo it
+    return report
+
+
+def _restore(adapter, opt, gen: torch.Generator, saved: Saved, cuda: list[int]) -> tuple[int, float]:
+    """Load an alignment checkpoint into the adapter, its optimizer, its generator and the global RNGs."""
+    adapter.load_state_dict(saved.sub("adapter"))
+    load_optimizer_state(opt, saved, "opt", saved.meta["optimizer"])
+    gen.set_state(saved.tensors["gen"])
+    set_torch_rng(saved, "torch", cuda)
+    set_host_rng(saved)
+    return saved.step, float(saved.meta.get("seconds", 0.0))

@@ -35,6 +35,9 @@ class Interpreter:
     kind = "baseline"
     trainable = False
     uses_latents = True
+    # set by the fit stage for a trainable interpreter: a recbench.checkpoint.Checkpointer whose folder
+    # is keyed like the cache entry; fit() may save its state there and resume from it after a kill
+    checkpoint = None
 
     @classmethod
     def from_config(cls, cfg) -> Interpreter:

@@ -139,16 +139,26 @@ class LLMInterpreter(Interpreter):
         def report_train(done: int, _steps: int, loss: float) -> None:
             progress(first + done, total, loss, "train")
 
-        aligned = align_adapter(
-            self.model.adapter,
-            self.model.embed.weight,
-            latents,
-            token_ids,
-            steps=s["align_steps"],
-            seed=self.ctx.seed,
-            batch_size=max(16, min(256, 768 // per_item)),  # windows per step: same work per token group
-            progress=report_align if progress is not None else None,
-        )
+        # a killed training resumes from its last checkpoint (stages.fit hands over the Checkpointer)
+        checkpoint = getattr(self, "checkpoint", None)
+        saved = checkpoint.load() if checkpoint is not None else None
+        if saved is not None and not _fits(saved, first, s["steps"]):
+            saved = None  # not this training's (cannot happen with keyed folders): start over
+        if saved is not None and saved.stage == "train":
+            aligned = dict(saved.meta["align_report"])  # alignment had finished before that checkpoint
+        else:
+            aligned = align_adapter(
+                self.model.adapter,
+                self.model.embed.weight,
+                latents,
+                token_ids,
+                steps=s["align_steps"],
+                seed=self.ctx.seed,
+                batch_size=max(16, min(256, 768 // per_item)),  # windows per step: same work per token group
+                progress=report_align if progress is not None else None,
+                checkpoint=checkpoint,
+                resume=saved,
+            )
         history = self.model.fit(
             self._examples(train, True),
             self._examples(valid, True) if valid else None,
@@ -159,9 +169,14 @@ class LLMInterpreter(Interpreter):
             seed=self.ctx.seed,
             warmup=s["warmup"],
             progress=report_train if progress is not None else None,
+            checkpoint=checkpoint,
+            resume=saved if saved is not None and saved.stage == "train" else None,
+            checkpoint_meta={"align_report": aligned},
         )
         losses = history["train_loss"]
         tail = losses[-20:] or [float("nan")]
+        # only a resumed training says so: an uninterrupted one writes exactly what it wrote before
+        resumed = {"resumed_from_stage": saved.stage, "resumed_from_step": saved.step} if saved else {}
         return {
             **aligned,
             "steps": history["steps"],
@@ -170,6 +185,7 @@ class LLMInterpreter(Interpreter):
             "valid_loss": None if history["valid_loss"] is None else round(history["valid_loss"], 4),
             "seconds": round(history["seconds"], 1),
             "train_examples": len(train),
+            **resumed,
         }
 
     def generate(
@@ -188,6 +204,13 @@ class LLMInterpreter(Interpreter):
 
     def load(self, folder: Path) -> None:
         self.model.load(folder)
+
+
+def _fits(saved, align_steps: int, steps: int) -> bool:
+    """Whether a checkpoint belongs to a training of ``align_steps`` + ``steps`` steps."""
+    if saved.stage == "align":
+        return 0 < saved.step <= align_steps
+    return saved.stage == "train" and 0 < saved.step <= steps and "align_report" in saved.meta
 
 
 def _check_adapter_options(adapter: str, options: dict) -> None:

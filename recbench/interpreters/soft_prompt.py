@@ -22,6 +22,16 @@ from torch import nn
 from recbench.adapters.base import Adapter, load_adapter, load_adapter_weights, save_adapter
 from recbench.adapters.lora import add_lora, load_lora, lora_state
 from recbench.cache import atomic_write_bytes, atomic_write_text
+from recbench.checkpoint import (
+    Checkpointer,
+    Saved,
+    host_rng,
+    load_optimizer_state,
+    optimizer_state,
+    set_host_rng,
+    set_torch_rng,
+    torch_rng,
+)
 from recbench.errors import CheckpointError, ConfigError, RecbenchError
 from recbench.interpreters import decode
 from recbench.llms import LoadedLLM
@@ -211,8 +221,16 @@ class SoftPromptModel(nn.Module):
         grad_clip: float = 1.0,
         warmup: int = 0,
         progress: Progress | None = None,
+        checkpoint: Checkpointer | None = None,
+        resume: Saved | None = None,
+        checkpoint_meta: dict | None = None,
     ) -> dict[str, Any]:
         """AdamW on the adapter (+LoRA) for ``steps`` batches; deterministic given ``seed``.
+
+        With a ``checkpoint``, the whole training state (trainable weights, optimizer, scheduler, RNG
+        states, data order, losses; plus ``checkpoint_meta``) is saved when it says so and after the
+        last step; ``resume`` (a ``"train"`` checkpoint) continues from it, with the same result as an
+        uninterrupted run.
 
         Returns ``{"train_loss": [per step], "valid_loss": float | None, "steps": n, "seconds": t}``.
         """
@@ -234,11 +252,43 @@ class SoftPromptModel(nn.Module):
         order: list[int] = []
         losses: list[float] = []
         start = time.perf_counter()
-        with torch.random.fork_rng(devices=self._cuda_devices()):
+        cuda = self._cuda_devices()
+        first, earlier = 0, 0.0
+        if resume is not None:
+            set_torch_rng(resume, "outer", cuda)  # the global state training began from (fork_rng keeps it)
+            set_host_rng(resume)
+        outer = torch_rng("outer", cuda)
+
+        def save(done: int) -> None:
+            opt_tensors, opt_meta = optimizer_state(opt, "opt")
+            host_tensors, host_meta = host_rng()
+            tensors = {
+                **self._trainable_state(),
+                **opt_tensors,
+                **host_tensors,
+                **outer,
+                **torch_rng("inner", cuda),
+            }
+            tensors["gen"] = gen.get_state()
+            meta = {
+                **(checkpoint_meta or {}), **host_meta, "optimizer": opt_meta, "scheduler": sched.state_dict(),
+                "order": order, "losses": losses, "seconds": earlier + time.perf_counter() - start,
+            }  # fmt: skip
+            checkpoint.save("train", done, tensors, meta)
+
+        with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)  # LoRA dropout, if any
+            if resume is not None:
+                self._load_trainable_state(resume)
+                load_optimizer_state(opt, resume, "opt", resume.meta["optimizer"])
+                sched.load_state_dict(resume.meta["scheduler"])
+                gen.set_state(resume.tensors["gen"])
+                set_torch_rng(resume, "inner", cuda)
+                order, losses = list(resume.meta["order"]), list(resume.meta["losses"])
+                first, earlier = resume.step, float(resume.meta.get("seconds", 0.0))
             self.train()
             try:
-                for step in range(steps):
+                for step in range(first, steps):
                     if len(order) < min(batch_size, len(train)):
                         order += torch.randperm(len(train), generator=gen).tolist()  # epoch-wise shuffling
                     idx, order = order[:batch_size], order[batch_size:]
@@ -257,10 +307,12 @@ class SoftPromptModel(nn.Module):
                         )
                     if progress is not None:
                         progress(step + 1, steps, losses[-1])
+                    if checkpoint is not None and (step + 1 == steps or checkpoint.due("train", step + 1)):
+                        save(step + 1)
             finally:
                 self.eval()
         valid_loss = self.evaluate(valid, batch_size=batch_size) if valid else None
-        seconds = time.perf_counter() - start
+        seconds = earlier + time.perf_counter() - start
         return {"train_loss": losses, "valid_loss": valid_loss, "steps": steps, "seconds": seconds}
 
     @torch.no_grad()
@@ -327,6 +379,22 @@ class SoftPromptModel(nn.Module):
         return text.strip()
 
     # --- checkpoints --------------------------------------------------------------------------------
+
+    def _trainable_state(self) -> dict[str, torch.Tensor]:
+        """What training changes: the adapter's state and, with LoRA, the LoRA weights (no copies)."""
+        state = {f"adapter.{k}": v for k, v in self.adapter.state_dict().items()}
+        if self.lora_config is not None:
+            from peft import get_peft_model_state_dict
+
+            state.update({f"lora.{k}": v for k, v in get_peft_model_state_dict(self.lm).items()})
+        return state
+
+    def _load_trainable_state(self, saved: Saved) -> None:
+        self.adapter.load_state_dict(saved.sub("adapter"))
+        if self.lora_config is not None:
+            from peft import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.lm, saved.sub("lora"))
 
     def adapter_state(self) -> dict[str, torch.Tensor]:
         """Trained weights: ``adapter.*`` plus ``lora.*`` when LoRA is on (CPU tensors)."""

@@ -21,6 +21,16 @@ from torch import nn
 
 from recbench import progress
 from recbench.cache import sha256_of_file
+from recbench.checkpoint import (
+    Checkpointer,
+    host_rng,
+    load_optimizer_state,
+    module_state,
+    optimizer_state,
+    set_host_rng,
+    set_torch_rng,
+    torch_rng,
+)
 from recbench.errors import CheckpointError
 
 
@@ -90,9 +100,17 @@ class SequentialRecommender(nn.Module):
 
     # --- training ----------------------------------------------------------------------
     def fit(
-        self, train: list[list[int]], valid: list[tuple[list[int], int]], seed: int = 0
+        self,
+        train: list[list[int]],
+        valid: list[tuple[list[int], int]],
+        seed: int = 0,
+        checkpoint: Checkpointer | None = None,
     ) -> SequentialRecommender:
-        """Full-catalogue cross-entropy at every position; keep the epoch with the best valid NDCG@10."""
+        """Full-catalogue cross-entropy at every position; keep the epoch with the best valid NDCG@10.
+
+        With a ``checkpoint``, the training state is saved after every epoch and a run killed in the
+        middle resumes from the last one, with the same result as an uninterrupted run.
+        """
         from recbench.recommenders.evaluate import ranking_metrics
 
         cfg: TrainConfig = self.config.train
@@ -101,9 +119,43 @@ class SequentialRecommender(nn.Module):
         inputs, targets = training_chunks(train, cfg.max_len)
         optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         best, best_state, bad_epochs, losses = -1.0, None, 0, []
+        first, earlier = 0, 0.0
+        saved = checkpoint.load() if checkpoint is not None else None
+        if saved is not None and saved.stage == "epoch" and 0 < saved.step <= cfg.epochs:
+            self.load_state_dict(saved.sub("model"))
+            load_optimizer_state(optimizer, saved, "opt", saved.meta["optimizer"])
+            generator.set_state(saved.tensors["gen"])
+            set_torch_rng(saved, "torch", self._cuda_devices())
+            set_host_rng(saved)
+            best, bad_epochs, losses = (
+                saved.meta["best"],
+                saved.meta["bad_epochs"],
+                list(saved.meta["losses"]),
+            )
+            best_state = saved.sub("best") if saved.meta["has_best"] else None
+            first, earlier = saved.step, float(saved.meta.get("seconds", 0.0))
         start = time.perf_counter()
+
+        def save(epochs: int) -> None:
+            opt_tensors, opt_meta = optimizer_state(optimizer, "opt")
+            host_tensors, host_meta = host_rng()
+            tensors = {**module_state(self, "model"), **opt_tensors, **host_tensors}
+            tensors.update(torch_rng("torch", self._cuda_devices()))
+            tensors["gen"] = generator.get_state()
+            if best_state is not None:
+                tensors.update({f"best.{k}": v for k, v in best_state.items()})
+            meta = {
+                **host_meta, "optimizer": opt_meta, "best": best, "has_best": best_state is not None,
+                "bad_epochs": bad_epochs, "losses": losses, "seconds": earlier + time.perf_counter() - start,
+            }  # fmt: skip
+            checkpoint.save("epoch", epochs, tensors, meta)
+
         with progress.bar(f"train {self.name}", cfg.epochs) as update:
-            for _epoch in range(cfg.epochs):
+            if first:
+                update(advance=first, note=f"resumed after epoch {first}")
+            for _epoch in range(first, cfg.epochs):
+                if bad_epochs >= cfg.patience:
+                    break  # resumed from the checkpoint of the epoch that stopped training
                 self.train()
                 order = torch.randperm(len(inputs), generator=generator)
                 total, count = 0.0, 0
@@ -124,6 +176,8 @@ class SequentialRecommender(nn.Module):
                 else:
                     bad_epochs += 1
                 update(note=f"loss {losses[-1]:.3f} valid NDCG@10 {metrics['ndcg@10']:.4f} (best {best:.4f})")
+                if checkpoint is not None:
+                    save(_epoch + 1)
                 if bad_epochs >= cfg.patience:
                     break
         if best_state is not None:
@@ -134,9 +188,15 @@ class SequentialRecommender(nn.Module):
             "best_epoch": len(losses) - bad_epochs,
             "train_loss": [round(v, 5) for v in losses],
             "valid_ndcg@10": round(best, 5),
-            "train_seconds": round(time.perf_counter() - start, 2),
+            "train_seconds": round(earlier + time.perf_counter() - start, 2),
         }
+        if first:
+            self.history["resumed_from_epoch"] = first
         return self
+
+    def _cuda_devices(self) -> list[int]:
+        device = next(self.parameters()).device
+        return [device.index or 0] if device.type == "cuda" else []
 
     # --- checkpoints: safetensors + JSON, never pickle ------------------------------------
     def save(self, folder: Path) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from recbench import registry
-from recbench.cache import atomic_dir, cache_dir, find_entry, sha256_of_file
+from recbench.cache import atomic_dir, cache_dir, entry_lock, find_entry, partial_dir, sha256_of_file
+from recbench.checkpoint import Checkpointer
 from recbench.data.base import SequenceData
 from recbench.data.splits import leave_one_out
 from recbench.errors import ConfigError
@@ -95,7 +96,8 @@ def train_recommender(
     """Fit ``rec`` on ``data`` (leave-one-out) unless an identical fit is cached; report ranking quality.
 
     The cache key is (dataset sha256, recommender name and version, config, seed); the entry is
-    written to a temp folder and renamed, so an interrupted run never leaves half a checkpoint.
+    written to a temp folder and renamed, so an interrupted run never leaves half a checkpoint, and
+    training saves a checkpoint after every epoch, so a killed one resumes where it stopped.
     """
     cls = registry.recommenders.get(rec)
     device = resolve_device(device)
@@ -103,21 +105,27 @@ def train_recommender(
     key = recommender_key(data.sha256, cls.name, cls.version, asdict(config), seed)
     entry = f"{cls.name}-{key}"
     folder = cache_dir() / "recommenders" / entry
-    found = None if overwrite else find_entry("recommenders", entry)
     split = leave_one_out(data)
     start = time.perf_counter()
-    if found is not None:
-        folder = found
-        model = cls.load(folder).to(device)
-        from_cache = True
-    else:
-        torch.manual_seed(seed)  # the initial weights depend on the seed too
-        model = cls(data.n_items, config).to(device)
-        model.fit(split.train, split.valid, seed=seed)
-        with atomic_dir(folder) as tmp:
-            model.cpu().save(tmp)
-        model.to(device)
-        from_cache = False
+    # Under the entry's lock: a second identical run waits here for the first, then loads its entry.
+    with entry_lock(folder):
+        found = None if overwrite else find_entry("recommenders", entry)
+        checkpoint = Checkpointer(partial_dir("recommenders", entry), every_steps=1)  # every epoch
+        if found is not None:
+            folder = found
+            model = cls.load(folder).to(device)
+            from_cache = True
+            if found == cache_dir() / "recommenders" / entry:
+                checkpoint.discard()  # left by a kill after the entry was written
+        else:
+            torch.manual_seed(seed)  # the initial weights depend on the seed too
+            model = cls(data.n_items, config).to(device)
+            model.fit(split.train, split.valid, seed=seed, checkpoint=checkpoint)
+            with atomic_dir(folder) as tmp:
+                model.cpu().save(tmp)
+            checkpoint.discard()
+            model.to(device)
+            from_cache = False
     elapsed = time.perf_counter() - start
     max_len = config.train.max_len
     test = {k: round(v, 6) for k, v in ranking_metrics(model, split.test, max_len).items()}

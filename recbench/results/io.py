@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recbench.cache import atomic_write_text
+from recbench.cache import atomic_dir, atomic_write_text
 from recbench.errors import ConfigError, RecbenchError
 from recbench.metrics.base import Sample
 from recbench.results.schema import check_schema
@@ -56,20 +57,24 @@ def new_results(**sections) -> dict:
 
 
 def write_run(folder: Path, results: dict, samples: RunSamples) -> Path:
-    """Write samples first, then results.json last, each atomically: a reader never sees half a run.
+    """Write samples and results.json into a temp folder renamed to ``folder`` (replacing a previous
+    run folder whole): a run folder is complete or absent, never half a run, even after a kill.
 
-    The results must pass the same schema check the reader and ``leaderboard validate`` apply.
+    The results must pass the same schema check the reader and ``leaderboard validate`` apply;
+    ``results["samples_sha256"]`` is set to the sha256 of the samples.jsonl bytes written.
     """
     _finite(results, "results")
     problems = check_schema(results)
     if problems:
         raise RecbenchError(f"results for {folder} break the results schema: {problems[0]}")
-    folder.mkdir(parents=True, exist_ok=True)
     lines = "".join(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n" for row in samples.rows())
-    atomic_write_text(folder / SAMPLES, lines)
-    atomic_write_text(
-        folder / RESULTS, json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    )
+    # the samples' fingerprint (docs/results_format.md): sha256 of the exact bytes of samples.jsonl
+    results["samples_sha256"] = hashlib.sha256(lines.encode("utf-8")).hexdigest()
+    with atomic_dir(Path(folder)) as tmp:
+        atomic_write_text(tmp / SAMPLES, lines)
+        atomic_write_text(
+            tmp / RESULTS, json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        )
     return folder
 
 

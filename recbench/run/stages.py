@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from recbench import progress, registry
-from recbench.cache import atomic_dir, cache_dir, find_entry
+from recbench.cache import atomic_dir, cache_dir, entry_lock, find_entry, partial_dir
+from recbench.checkpoint import Checkpointer
 from recbench.data import make_windows, split_windows_by_user
 from recbench.data.base import SequenceData
 from recbench.data.checked import load_checked
@@ -169,22 +170,34 @@ def fit(spec: RunSpec, s: Setup, d: Data, trained, insts: Instances, overwrite: 
         return Fitted(interpreter, training, interpreter_key(interpreter.identity(), None))
     key = fit_key(spec, s, d, trained)
     entry = f"{interpreter.name}-{key}"
-    found = None if overwrite else find_entry("interpreters", entry)
-    if found is not None:
-        interpreter.load(found)
-        training = {**read_training(found), "key": key, "from_cache": True}
-    else:
-        steps = getattr(interpreter, "train_settings", {}).get("steps", 0)
-        with progress.bar(f"train {interpreter.describe()['label']}", max(steps, 1)) as update:
+    final = cache_dir() / "interpreters" / entry
+    # Under the entry's lock: a second identical run waits here for the first, then loads its entry.
+    # Training checkpoints go to a partial folder keyed like the entry (recbench.checkpoint), so a
+    # killed training resumes from its last one; the folder goes once the entry is written.
+    with entry_lock(final):
+        found = None if overwrite else find_entry("interpreters", entry)
+        interpreter.checkpoint = Checkpointer(partial_dir("interpreters", entry))
+        if found is not None:
+            interpreter.load(found)
+            training = {**read_training(found), "key": key, "from_cache": True}
+        else:
+            steps = getattr(interpreter, "train_settings", {}).get("steps", 0)
+            with progress.bar(f"train {interpreter.describe()['label']}", max(steps, 1)) as update:
+                shown = [0]
 
-            def report(done: int, total: int, loss: float, stage: str = "") -> None:
-                update(note=f"{stage} loss {loss:.3f}".strip(), total=max(total, 1))
+                def report(done: int, total: int, loss: float, stage: str = "") -> None:
+                    # done can jump (a resumed training starts at its checkpoint's step)
+                    note = f"{stage} loss {loss:.3f}".strip()
+                    update(advance=done - shown[0], note=note, total=max(total, 1))
+                    shown[0] = done
 
-            info = interpreter.fit(insts.train, insts.valid, progress=report)
-        with atomic_dir(cache_dir() / "interpreters" / entry) as tmp:
-            interpreter.save(tmp)
-            (tmp / "training.json").write_text(json.dumps(info, indent=2))
-        training = {**info, "key": key, "from_cache": False}
+                info = interpreter.fit(insts.train, insts.valid, progress=report)
+            with atomic_dir(final) as tmp:
+                interpreter.save(tmp)
+                (tmp / "training.json").write_text(json.dumps(info, indent=2))
+            training = {**info, "key": key, "from_cache": False}
+        if found is None or found == final:
+            interpreter.checkpoint.discard()
     return Fitted(interpreter, training, interpreter_key(interpreter.identity(), key))
 
 
