@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from recbench.cli.common import out_console, user_errors
+from recbench.cli.common import INCLUDE_PATH_HELP, out_console, use_include_paths, user_errors
 
 HARNESS = "lm-eval-cli"  # the hidden command that hands its arguments to lm-eval's parser
 
@@ -80,10 +80,12 @@ def export(
     controls: bool = typer.Option(
         True, "--controls/--no-controls", help="Also the shuffled-latent controls."
     ),
+    include_path: list[str] = typer.Option(None, "--include-path", help=INCLUDE_PATH_HELP),
 ) -> None:
-    """Write the run's tasks as lm-eval tasks (generated from tasks/*.yaml) with one docs JSONL each."""
+    """Write the run's tasks as lm-eval tasks (generated from recbench's task files) with one docs JSONL each."""
     from recbench.integrations.lm_eval.export import export_tasks
 
+    use_include_paths(include_path)
     names = export_tasks(run, out, _split(tasks), controls=controls)
     out_console.print(f"wrote {len(names)} lm-eval tasks to {out}: {', '.join(names)}")
     tags = "recbench" + (",recbench_shuffled" if controls else "")
@@ -109,6 +111,7 @@ def run(
     gen_cache: bool = typer.Option(True, "--gen-cache/--no-gen-cache", help="Reuse cached generations."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
     out: Path = typer.Option(None, "--out", help="Write lm-eval's results JSON here."),
+    include_path: list[str] = typer.Option(None, "--include-path", help=INCLUDE_PATH_HELP),
 ) -> None:
     """Export RUN's tasks, evaluate them through lm_eval.simple_evaluate, compare with its results.json."""
     import json
@@ -119,6 +122,7 @@ def run(
     from recbench.integrations.lm_eval.runner import compare_with_run, evaluate_with_lm_eval
     from recbench.results import load_results
 
+    use_include_paths(include_path)
     claimed = load_results(run_dir)
     results = evaluate_with_lm_eval(
         run_dir, _split(tasks), controls=controls, gen_cache=gen_cache, device=device
