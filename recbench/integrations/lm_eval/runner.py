@@ -7,6 +7,7 @@ from pathlib import Path
 
 from recbench.integrations.lm_eval.export import PREFIX, export_tasks
 from recbench.integrations.lm_eval.scoring import CONTROL, INTERVAL, Z95
+from recbench.results.compare import close
 
 
 def evaluate_with_lm_eval(
@@ -53,11 +54,12 @@ def _recorded(run_results: dict, task: str, condition: str, metric: str) -> dict
     return out
 
 
-def compare_with_run(lm_results: dict, run_results: dict, tol: float = 1e-9) -> list[dict]:
+def compare_with_run(lm_results: dict, run_results: dict) -> list[dict]:
     """One row per (lm-eval task, metric): lm-eval's numbers, results.json's, and whether they agree.
 
     Row: ``{"task", "metric", "lm": {field: value}, "recorded": {field: value}, "same"}``; fields are
     value, stderr, low, high and, on a real task, shuffled and gap (those lm-eval reported as numbers).
+    Agreement is recbench's one comparison rule (:func:`recbench.results.compare.close`).
     """
     rows = []
     for name, block in lm_results["results"].items():
@@ -84,7 +86,7 @@ def compare_with_run(lm_results: dict, run_results: dict, tol: float = 1e-9) -> 
             same = (
                 "value" in lm
                 and bool(recorded)
-                and all(f in recorded and abs(float(v) - recorded[f]) <= tol for f, v in lm.items())
+                and all(f in recorded and close(metric, float(v), recorded[f]) for f, v in lm.items())
             )
             rows.append({"task": name, "metric": metric, "lm": lm, "recorded": recorded, "same": same})
     return rows

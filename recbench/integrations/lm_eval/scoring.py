@@ -94,14 +94,9 @@ def processor(
 
 @lru_cache(maxsize=4)
 def _context(name: str, data_dir: str | None, sha256: str, seed: int) -> MetricContext:
-    from recbench.data import load_dataset
-    from recbench.errors import ConfigError
+    from recbench.data.checked import load_checked
 
-    data = load_dataset(name, data_dir)
-    if data.sha256 != sha256:
-        raise ConfigError(
-            f"dataset '{name}' here has sha256 {data.sha256[:12]}, the exported tasks were made with {sha256[:12]}"
-        )
+    data = load_checked(name, data_dir, sha256, "the exported tasks")
     return MetricContext(data.items, device="cpu", seed=seed, embedder=CachedEmbedder("cpu"))
 
 
