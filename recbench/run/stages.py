@@ -120,20 +120,20 @@ def sample_windows(windows: list, limit: int | None, rng: random.Random) -> list
     return sorted(rng.sample(windows, limit), key=lambda w: (w.user, w.start))
 
 
-def instances(spec: RunSpec, tasks: Setup, d: Data, trained: TrainedRecommender) -> Instances:
+def instances(spec: RunSpec, s: Setup, d: Data, trained: TrainedRecommender) -> Instances:
     """Seeded test/train/valid windows, each task's instances with the inputs it declares, and latents."""
     rng = random.Random(spec.seed)  # one stream, in this order: test, train, valid
     test_w = sample_windows(d.splits["test"], spec.limit, rng)
     train_w = sample_windows(d.splits["train"], spec.train_limit, rng)
     valid_w = sample_windows(d.splits["valid"], spec.valid_limit, rng)
-    for task in {t.name: t for t in tasks.tasks + tasks.train_tasks}.values():
+    for task in {t.name: t for t in s.tasks + s.train_tasks}.values():
         check_inputs_available(task, d.data)
     top1 = {}
-    if any("rec_top1" in t.inputs for t in tasks.tasks):
+    if any("rec_top1" in t.inputs for t in s.tasks):  # scored on test instances only
         top1 = recommender_top1(trained.model, test_w, spec.window)
-    test = {t.name: build_instances(t, test_w, d.data, {"rec_top1": top1}) for t in tasks.tasks}
-    train = [i for t in tasks.train_tasks for i in build_instances(t, train_w, d.data)]
-    valid = [i for t in tasks.train_tasks for i in build_instances(t, valid_w, d.data)]
+    test = {t.name: build_instances(t, test_w, d.data, {"rec_top1": top1}) for t in s.tasks}
+    train = [i for t in s.train_tasks for i in build_instances(t, train_w, d.data)]
+    valid = [i for t in s.train_tasks for i in build_instances(t, valid_w, d.data)]
     attach_latents(trained.model, train + valid + [i for insts in test.values() for i in insts], spec.window)
     return Instances(test, train, valid)
 
