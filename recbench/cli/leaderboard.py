@@ -26,24 +26,32 @@ app = typer.Typer(
 )
 
 
+DATA_DIR_HELP = (
+    "A csv dataset folder a run may have used, matched by its sha256 (local or test use; repeatable). "
+    "ML-100K always comes from the installed recbole wheel; a folder named inside a submission is never read."
+)
+
+
 @app.command("submit")
 @user_errors
 def submit(
     run: Path = typer.Argument(..., help="A run folder written by `recbench run` (runs/<run-id>)."),
     to: Path = typer.Option(SUBMISSIONS, "--to", help="The submissions folder."),
     force: bool = typer.Option(False, "--force", help="Replace an existing submission of the same run."),
+    data_dir: list[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Validate RUN, then copy it to <to>/<interpreter-slug>/<run-id>/ (large samples gzip-compressed)."""
     from recbench.leaderboard.submit import InvalidSubmission, submit_run
+    from recbench.names import printable
 
     try:
-        dest, packed = submit_run(run, to, force=force)
+        dest, packed = submit_run(run, to, force=force, data_dirs=data_dir or ())
     except InvalidSubmission as exc:
         for line in exc.defects:
             typer.echo(line, err=True)
         raise
-    typer.echo(f"submitted {dest}" + (" (samples gzip-compressed)" if packed else ""))
-    typer.echo(f"next: recbench leaderboard validate {dest} && recbench leaderboard build")
+    typer.echo(printable(f"submitted {dest}") + (" (samples gzip-compressed)" if packed else ""))
+    typer.echo(printable(f"next: recbench leaderboard validate {dest} && recbench leaderboard build"))
 
 
 @app.command("validate")
@@ -57,37 +65,45 @@ def validate(
         "--submissions",
         help="The submissions root: a run inside it must sit at <root>/<slug>/<run-id>.",
     ),
+    data_dir: list[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Check runs and re-score them from their samples; exit 1 when any is invalid.
 
-    Checks: files (5 MiB cap each), schema, safe names, known metrics, and that re-scoring the samples
+    Checks: files (regular, capped, no symlinks), JSON depth and rows, schema, safe names, the task
+    definitions, the instances the dataset and settings imply, and that re-scoring the samples
     reproduces every claimed number. Prints `ok PATH` per valid run, one line per defect otherwise.
     """
-    from recbench.leaderboard.validate import find_run_folders, validate_run
+    from recbench.leaderboard.validate import Validator, walk_submissions
+    from recbench.names import printable
 
     if not paths and not submissions.is_dir():
-        typer.echo(f"no submissions: {submissions} does not exist")
+        typer.echo(printable(f"no submissions: {submissions} does not exist"))
         return
-    folders = find_run_folders(paths or [submissions])
-    if not folders:
+    folders, stray = walk_submissions(paths or [submissions])
+    if not folders and not stray:
         if paths:
             raise RecbenchError(
-                f"no run folders (results.json, samples.jsonl) under {', '.join(map(str, paths))}"
+                printable(f"no run folders (results.json, samples.jsonl) under {', '.join(map(str, paths))}")
             )
-        typer.echo(f"no submissions under {submissions}")
+        typer.echo(printable(f"no submissions under {submissions}"))
         return
-    contexts: dict = {}
+    for line in stray:
+        typer.echo(line, err=True)
+    validator = Validator(data_dir or (), submissions)
     bad = 0
     for folder in folders:
-        defects = validate_run(folder, submissions=submissions, contexts=contexts)
+        defects = validator.validate(folder)
         if defects:
             bad += 1
             for line in defects:
                 typer.echo(line, err=True)
         else:
-            typer.echo(f"ok {folder}")
-    if bad:
-        raise ValidationFailed(f"{bad} of {len(folders)} run(s) failed validation")
+            typer.echo(printable(f"ok {folder}"))
+    if bad or stray:
+        what = f"{bad} of {len(folders)} run(s) failed validation"
+        if stray:
+            what += f"; {len(stray)} symlink(s) in the submissions"
+        raise ValidationFailed(what)
 
 
 @app.command("build")
@@ -101,6 +117,11 @@ def build(
 ) -> None:
     """Render the submissions into a static site (index.html + runs/<run-id>.html) for file:// or any host."""
     from recbench.leaderboard.site import build_site
+    from recbench.names import printable
 
     report = build_site(submissions, out, templates)
-    typer.echo(f"built {report.index}: {report.runs} runs, {report.tables} tables, {report.pages} run pages")
+    typer.echo(
+        printable(
+            f"built {report.index}: {report.runs} runs, {report.tables} tables, {report.pages} run pages"
+        )
+    )

@@ -11,21 +11,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from recbench.cache import atomic_dir
 from recbench.errors import ConfigError
 from recbench.leaderboard.chart import bar_chart
-from recbench.leaderboard.validate import find_run_folders
-from recbench.names import interpreter_slug, slugify
+from recbench.leaderboard.validate import (
+    RunFiles,
+    check_structure,
+    read_run,
+    task_definition,
+    walk_submissions,
+)
+from recbench.names import printable, slugify
 from recbench.resources import package_path
-from recbench.results.io import RESULTS, load_results, read_samples
-from recbench.results.schema import check_schema, non_finite
 
 TEMPLATES = package_path("leaderboard", "templates")  # package data: works from a wheel too
 SAMPLES_PER_TASK = 20
@@ -34,10 +39,11 @@ NONE = "—"
 
 @dataclass
 class Submission:
-    """One run on the site: where it was read from, its results.json and its page (site-relative)."""
+    """One run on the site: where it was read from, its results.json, samples and page (site-relative)."""
 
     folder: Path
     results: dict
+    files: RunFiles | None = None
 
     @property
     def run_id(self) -> str:
@@ -55,6 +61,18 @@ class Submission:
     def baseline(self) -> bool:
         return self.results["interpreter"]["kind"] == "baseline"
 
+    @property
+    def llm(self) -> str | None:
+        """The LLM the run used, a baseline's included (``text_history`` prompts one with titles)."""
+        return self.results["interpreter"].get("llm") or None
+
+    @property
+    def kind_label(self) -> str:
+        """``llm``, ``baseline``, or ``LLM baseline`` for a baseline that uses an LLM."""
+        if not self.baseline:
+            return "llm"
+        return "LLM baseline" if self.llm else "baseline"
+
 
 @dataclass(frozen=True)
 class BuildReport:
@@ -67,37 +85,49 @@ class BuildReport:
 
 
 def load_submissions(root: Path) -> list[Submission]:
-    """Every run under ``root`` in a stable order; one that fails the schema check is a ConfigError.
+    """Every run under ``root`` in a stable order; one the build cannot show is a ConfigError.
 
-    The build does not re-score (``recbench leaderboard validate`` does): it only needs the structure.
+    Each run is read as ``validate`` reads it (regular files only, no symlink followed, within every
+    cap and limit; its schema, names, place and task definitions checked) but not re-scored and no
+    dataset is read: ``recbench leaderboard validate`` does that.
     """
-    if not Path(root).is_dir():
-        raise ConfigError(f"{root}: no submissions folder here")
+    root = Path(root)
+    if not root.is_dir() or root.is_symlink():
+        raise ConfigError(printable(f"{root}: no submissions folder here"))
+    folders, stray = walk_submissions([root])
+    if stray:
+        raise ConfigError(f"{stray[0]} (run `recbench leaderboard validate`)")
     subs: dict[str, Submission] = {}
-    for folder in find_run_folders([root]):
-        results = load_results(folder)
-        problems = non_finite(results) + check_schema(results)
-        if problems:
-            raise ConfigError(f"{folder / RESULTS}: {problems[0]} (run `recbench leaderboard validate`)")
-        try:
-            interpreter_slug(results)  # a label that names no folder cannot have been submitted
-        except ConfigError as exc:
-            raise ConfigError(f"{folder / RESULTS}: {exc}") from None
-        run_id = results["run_id"]
+    for folder in folders:
+        files, defects = read_run(folder, strict=True)
+        if files is not None:
+            defects = check_structure(files, root)
+        if defects:
+            raise ConfigError(printable(f"{defects[0]} (run `recbench leaderboard validate`)"))
+        run_id = files.results["run_id"]
         if run_id in subs:
-            raise ConfigError(f"run id {run_id!r} is submitted twice: {subs[run_id].folder} and {folder}")
-        subs[run_id] = Submission(folder, results)
+            raise ConfigError(
+                printable(f"run id {run_id!r} is submitted twice: {subs[run_id].folder} and {folder}")
+            )
+        subs[run_id] = Submission(folder, files.results, files)
     return [subs[k] for k in sorted(subs)]
 
 
 def num(value: float) -> str:
-    """A metric value as shown: three decimals."""
-    return f"{value:.3f}"
+    """A metric value as shown: three decimals; never "-0.000"."""
+    text = f"{value:.3f}"
+    return text[1:] if text == "-0.000" else text
 
 
 def signed(value: float) -> str:
-    """A gap as shown: three decimals with its sign."""
-    return f"{value:+.3f}"
+    """A gap as shown: three decimals with its sign, and "0.000" (no sign) for what rounds to zero."""
+    text = f"{value:+.3f}"
+    return "0.000" if text in ("+0.000", "-0.000") else text
+
+
+def sign_class(text: str) -> str:
+    """CSS class of a shown gap: ``pos``, ``neg`` or ``zero`` (neutral)."""
+    return "neg" if text.startswith("-") else "pos" if text.startswith("+") else "zero"
 
 
 def _cell(score: dict | None) -> dict | None:
@@ -114,28 +144,59 @@ def _cell(score: dict | None) -> dict | None:
 def _gap_cell(block: dict, metric: str, baseline: bool) -> dict | None:
     gap = block.get("gap", {}).get(metric)
     control = block.get("controls", {}).get("shuffled", {}).get(metric)
-    if baseline or gap is None:
+    if gap is None:
         return None
+    text = signed(gap)
     title = f"real minus shuffled {metric}"
     if control is not None:
         title += f"; shuffled: {num(control['value'])} [{num(control['low'])}, {num(control['high'])}]"
-    return {"text": signed(gap), "sort": repr(float(gap)), "title": title}
+    return {"text": text, "class": sign_class(text), "sort": repr(float(gap)), "title": title}
 
 
-def _row(sub: Submission, block: dict, metrics: list[str], main: str) -> dict:
+def _steps(sub: Submission) -> int | None:
+    """Training steps of an LLM run's adapter (``config.steps``); None for baselines."""
+    if sub.baseline:
+        return None
+    steps = sub.results["config"].get("steps")
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+
+
+def _usual(values: list) -> object:
+    """The most common of ``values`` (ties: the larger), None when there are none."""
+    counts: dict = {}
+    for v in values:
+        if v is not None:
+            counts[v] = counts.get(v, 0) + 1
+    return max(counts, key=lambda v: (counts[v], v)) if counts else None
+
+
+def _row(sub: Submission, block: dict, metrics: list[str], main: str, usual: dict) -> dict:
     interp, rec = sub.results["interpreter"], sub.results["recommender"]
+    differs = []
+    if usual["n"] is not None and block["n"] != usual["n"]:
+        differs.append(f"n = {block['n']}")
+    steps = _steps(sub)
+    if steps is not None and usual["steps"] is not None and steps != usual["steps"]:
+        differs.append(f"{steps} steps")
+    parts = [f"LLM {sub.llm}"] if sub.llm else []
+    parts += [f"adapter {interp['adapter']}"] if interp.get("adapter") else []
     return {
         "label": sub.label,
         "baseline": sub.baseline,
+        "kind": sub.kind_label,
+        "uses": " · ".join(parts) or "no LLM",
         "run_id": sub.run_id,
         "page": sub.page,
-        "llm": interp.get("llm") or NONE,
-        "adapter": interp.get("adapter") or NONE,
+        "llm": sub.llm,
+        "adapter": interp.get("adapter") or None,
         "recommender": rec["name"],
         "rec_hr10": num(rec["test"]["hr@10"]),
+        "n": block["n"],
+        "steps": steps,
+        "differs": differs,
         "cells": [_cell(block["metrics"].get(m)) for m in metrics],
         "gap": _gap_cell(block, main, sub.baseline),
-        "main": block["metrics"][main],
+        "main": block["metrics"].get(main),
     }
 
 
@@ -144,7 +205,11 @@ def _vlh(score: dict) -> tuple[float, float, float]:
 
 
 def index_tables(subs: list[Submission]) -> list[dict]:
-    """One table per (dataset, dataset sha256, task, task version), rows best-first on the main metric."""
+    """One table per (dataset, dataset sha256, task, task version), rows best-first on the main metric.
+
+    A table's main metric and columns come from the installed task definition (``load_task``), never
+    from a submission: ``load_submissions`` has checked every run against it.
+    """
     groups: dict[tuple, list[tuple[Submission, dict]]] = {}
     for sub in subs:
         card = sub.results["dataset"]
@@ -153,20 +218,25 @@ def index_tables(subs: list[Submission]) -> list[dict]:
             groups.setdefault(key, []).append((sub, block))
     tables = []
     for (dataset, sha, task, version), members in sorted(groups.items()):
-        main = members[0][1]["main_metric"]
-        members.sort(
-            key=lambda m: (-m[1]["metrics"].get(main, {"value": float("-inf")})["value"], m[0].run_id)
-        )
-        metrics = [main] + sorted({name for _, block in members for name in block["metrics"]} - {main})
-        rows = [_row(sub, block, metrics, main) for sub, block in members if main in block["metrics"]]
+        spec = task_definition(task)
+        main = spec.main_metric
+        metrics = [main] + [m for m in spec.metrics if m != main]
+        # (a row without the main metric cannot pass validate; it would sort last, never be dropped)
+        members.sort(key=lambda m: (-m[1]["metrics"].get(main, {"value": -math.inf})["value"], m[0].run_id))
+        # the usual n over every row; the usual steps over the LLM rows of that n (baselines train none)
+        usual_n = _usual([block["n"] for _, block in members])
+        steps = [_steps(sub) for sub, block in members if block["n"] == usual_n]
+        usual = {"n": usual_n, "steps": _usual(steps) or _usual([_steps(sub) for sub, _ in members])}
+        rows = [_row(sub, block, metrics, main, usual) for sub, block in members]
         chart_rows = [
             # the recommender is part of a chart label: one interpreter may appear once per recommender
             (
-                f"{r['label']} · {r['recommender']}" + (" (baseline)" if r["baseline"] else ""),
+                f"{r['label']} · {r['recommender']}" + (f" ({r['kind']})" if r["baseline"] else ""),
                 *_vlh(r["main"]),
                 r["baseline"],
             )
             for r in rows
+            if r["main"] is not None
         ]
         tables.append(
             {
@@ -178,6 +248,9 @@ def index_tables(subs: list[Submission]) -> list[dict]:
                 "main": main,
                 "metrics": metrics,
                 "rows": rows,
+                "usual": usual,
+                "any_differs": any(r["differs"] for r in rows),
+                "any_gap": any(r["gap"] for r in rows),
                 "chart": bar_chart(main, chart_rows),
             }
         )
@@ -218,7 +291,8 @@ def provenance(results: dict) -> list[tuple[str, str]]:
 
 def run_page(sub: Submission) -> dict:
     """Template context of one run's page: scores per task, samples beside targets, provenance."""
-    samples = read_samples(sub.folder).by_task
+    samples = sub.files.rows if sub.files is not None else {}
+    claimed = sub.files.claimed_scores if sub.files is not None else {}
     tasks = []
     for task, block in sub.results["tasks"].items():
         control = block.get("controls", {}).get("shuffled", {})
@@ -245,7 +319,7 @@ def run_page(sub: Submission) -> dict:
                         "prompt": s.prompt,
                         "target": s.target,
                         "output": s.output,
-                        "score": num(s.scores[main]) if main in s.scores else NONE,
+                        "score": num(claimed[id(s)][main]) if main in claimed.get(id(s), {}) else NONE,
                     }
                     for s in real[:SAMPLES_PER_TASK]
                 ],
@@ -255,6 +329,7 @@ def run_page(sub: Submission) -> dict:
     interp = sub.results["interpreter"]
     return {
         "sub": sub,
+        "kind": sub.kind_label,
         "interp": interp,
         "command": sub.results["command"],
         "tasks": tasks,
@@ -272,12 +347,19 @@ def environment(templates: Path) -> jinja2.Environment:
     """Jinja2 with autoescaping on for every template and undefined names an error."""
     if not (templates / "index.html.j2").is_file():
         raise ConfigError(f"{templates}: no leaderboard templates here (index.html.j2 is missing)")
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    env.filters["breakable"] = breakable
+    return env
+
+
+def breakable(text: str) -> Markup:
+    """``text`` escaped, with a line-break opportunity after each ``_`` (long metric names wrap)."""
+    return Markup(str(escape(text)).replace("_", "_<wbr>"))
 
 
 def script_globals(templates: Path) -> dict:

@@ -14,9 +14,10 @@ leaderboard needs for every defect at once, with no new dependency.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 
-from recbench.names import name_problem, type_name
+from recbench.names import name_problem, shown, type_name
 
 # JSON types by name; "integer" excludes booleans and floats, "number" excludes booleans.
 _TYPES = {
@@ -62,9 +63,42 @@ FIELDS: list[tuple[str, tuple[str, ...], bool]] = [
     ("hardware", ("object",), True),
     ("timings", ("object",), True),
     ("tasks", ("object",), True),
+    # sha256 of samples.jsonl exactly as written (uncompressed); runs written before it existed lack it
+    ("samples_sha256", ("string",), False),
 ]
 KINDS = ("llm", "baseline")
 SCORE_FIELDS = (("value", "number"), ("low", "number"), ("high", "number"), ("n", "integer"))
+SHA256 = re.compile(r"[0-9a-f]{64}")
+# Rounding slack when checking low <= value <= high and a metric's range: a mean and its bootstrap
+# percentiles of identical values may differ in the last bits.
+SLACK = 1e-9
+# The range of each built-in metric's per-sample value (so of its mean, interval and control):
+# every metric not listed here is a rate in [0, 1]; a metric of a plug-in is not range-checked.
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "embedding_similarity": (-1.0, 1.0),  # cosine
+    "recovered_items": (0.0, math.inf),  # a count of items
+}
+RATE_METRICS = frozenset(
+    {
+        "hit_at_1",
+        "top1_agreement",
+        "retrieval_hit_at_5",
+        "retrieval_hit_at_10",
+        "item_recall",
+        "item_precision",
+        "rouge1",
+        "rouge2",
+        "rougeL",
+        "genre_hit",
+    }
+)
+
+
+def metric_range(metric: str) -> tuple[float, float] | None:
+    """``(lowest, highest)`` value of a built-in metric; None for one this table does not know."""
+    if metric in METRIC_RANGES:
+        return METRIC_RANGES[metric]
+    return (0.0, 1.0) if metric in RATE_METRICS else None
 
 
 def _get(data: dict, dotted: str) -> tuple[bool, object]:
@@ -88,21 +122,28 @@ def non_finite(obj: object, where: str = "") -> list[str]:
     """``"<field>: non-finite number"`` for every NaN or infinity in a parsed JSON tree.
 
     ``json`` turns ``1e999`` into ``inf`` without complaint, so parsing alone does not catch all.
+    Iterative, so no nesting depth can exhaust the stack.
     """
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return [f"{where or '(top level)'}: non-finite number {obj} (NaN and infinities are not allowed)"]
     out: list[str] = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out += non_finite(v, f"{where}.{k}" if where else str(k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            out += non_finite(v, f"{where}[{i}]")
+    stack = [(obj, where)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            out.append(
+                f"{at or '(top level)'}: non-finite number {node} (NaN and infinities are not allowed)"
+            )
+        elif isinstance(node, dict):
+            stack += [(v, f"{at}.{k}" if at else str(k)) for k, v in reversed(node.items())]
+        elif isinstance(node, list):
+            stack += [(v, f"{at}[{i}]") for i, v in reversed(list(enumerate(node)))]
     return out
 
 
-def check_score(where: str, score: object) -> list[str]:
-    """A ``{"value", "low", "high", "n"}`` block: every field present and of the right type."""
+def check_score(where: str, score: object, metric: str | None = None) -> list[str]:
+    """A ``{"value", "low", "high", "n"}`` block: every field present, of the right type and range.
+
+    ``n`` is positive, ``low <= value <= high``, and each number lies in ``metric``'s range.
+    """
     if not isinstance(score, dict):
         return [_type_problem(where, score, ("object",))]
     out = []
@@ -111,6 +152,21 @@ def check_score(where: str, score: object) -> list[str]:
             out.append(f"{where}.{key}: missing field")
         elif not _TYPES[kind](score[key]):
             out.append(_type_problem(f"{where}.{key}", score[key], (kind,)))
+    if out:
+        return out
+    if score["n"] < 1:
+        out.append(f"{where}.n: must be at least 1, got {score['n']}")
+    if not score["low"] - SLACK <= score["value"] <= score["high"] + SLACK:
+        out.append(
+            f"{where}: value {score['value']!r} must lie within its interval "
+            f"[{score['low']!r}, {score['high']!r}]"
+        )
+    bounds = metric_range(metric) if metric else None
+    if bounds is not None:
+        lo, hi = bounds
+        for key in ("value", "low", "high"):
+            if not lo - SLACK <= score[key] <= hi + SLACK:
+                out.append(f"{where}.{key}: {score[key]!r} is outside {metric}'s range [{lo:g}, {hi:g}]")
     return out
 
 
@@ -128,33 +184,67 @@ def check_task(task: str, block: object) -> list[str]:
             out.append(f"{where}.{key}: missing field")
         elif not _is(block[key], types):
             out.append(_type_problem(f"{where}.{key}", block[key], types))
+    for key in ("version", "n"):
+        if _is(block.get(key), ("integer",)) and block[key] < 1:
+            out.append(f"{where}.{key}: must be at least 1, got {block[key]}")
     metrics = block.get("metrics")
     if not isinstance(metrics, dict) or not metrics:
         out.append(f"{where}.metrics: must be a non-empty object")
         return out
     for name, score in metrics.items():
-        out += check_score(f"{where}.metrics.{name}", score)
+        if problem := name_problem(name):
+            out.append(f"{where}.metrics: metric name {problem}")
+            continue
+        out += check_score(f"{where}.metrics.{name}", score, name)
     if isinstance(block.get("main_metric"), str) and block["main_metric"] not in metrics:
-        out.append(f"{where}.main_metric: {block['main_metric']!r} is not one of the task's metrics")
+        out.append(f"{where}.main_metric: {shown(block['main_metric'])} is not one of the task's metrics")
     controls = block.get("controls", {})
     if not isinstance(controls, dict):
         out.append(_type_problem(f"{where}.controls", controls, ("object",)))
     else:
         for control, scores in controls.items():
+            if problem := name_problem(control):
+                out.append(f"{where}.controls: control name {problem}")
+                continue
             if not isinstance(scores, dict):
                 out.append(_type_problem(f"{where}.controls.{control}", scores, ("object",)))
                 continue
             for name, score in scores.items():
-                out += check_score(f"{where}.controls.{control}.{name}", score)
+                if problem := name_problem(name):
+                    out.append(f"{where}.controls.{control}: metric name {problem}")
+                    continue
+                out += check_score(f"{where}.controls.{control}.{name}", score, name)
     gap = block.get("gap", {})
     if not isinstance(gap, dict):
         out.append(_type_problem(f"{where}.gap", gap, ("object",)))
     else:
-        out += [
-            _type_problem(f"{where}.gap.{name}", v, ("number",))
-            for name, v in gap.items()
-            if not _is(v, ("number",))
-        ]
+        for name, v in gap.items():
+            if problem := name_problem(name):
+                out.append(f"{where}.gap: metric name {problem}")
+            elif not _is(v, ("number",)):
+                out.append(_type_problem(f"{where}.gap.{name}", v, ("number",)))
+            elif (bounds := metric_range(name)) is not None:
+                widest = bounds[1] - bounds[0]
+                if not -widest - SLACK <= v <= widest + SLACK:
+                    out.append(f"{where}.gap.{name}: {v!r} is outside [{-widest:g}, {widest:g}]")
+    return out
+
+
+def _range_problems(data: dict) -> list[str]:
+    out = []
+    card = data.get("dataset") if isinstance(data.get("dataset"), dict) else {}
+    for key in ("users", "items", "interactions"):
+        if _is(card.get(key), ("integer",)) and card[key] < 1:
+            out.append(f"dataset.{key}: must be at least 1, got {card[key]}")
+    for dotted in ("dataset.sha256", "samples_sha256"):
+        present, value = _get(data, dotted)
+        if present and isinstance(value, str) and not SHA256.fullmatch(value):
+            out.append(f"{dotted}: {shown(value)} is not a sha256 (64 lower-case hex digits)")
+    present, hr = _get(data, "recommender.test.hr@10")
+    if present and _is(hr, ("number",)) and not 0 <= hr <= 1:
+        out.append(f"recommender.test.hr@10: {hr!r} is outside [0, 1]")
+    if _is(data.get("schema_version"), ("integer",)) and data["schema_version"] < 1:
+        out.append(f"schema_version: must be at least 1, got {data['schema_version']}")
     return out
 
 
@@ -175,19 +265,20 @@ def check_schema(data: dict) -> list[str]:
         try:
             datetime.fromisoformat(data["created"])
         except ValueError:
-            out.append(f"created: {data['created']!r} is not an ISO 8601 date-time")
+            out.append(f"created: {shown(data['created'])} is not an ISO 8601 date-time")
     interp = data.get("interpreter") if isinstance(data.get("interpreter"), dict) else {}
     if isinstance(interp.get("kind"), str) and interp["kind"] not in KINDS:
-        out.append(f"interpreter.kind: {interp['kind']!r} must be one of {', '.join(KINDS)}")
+        out.append(f"interpreter.kind: {shown(interp['kind'])} must be one of {', '.join(KINDS)}")
     if isinstance(interp.get("name"), str) and (problem := name_problem(interp["name"])):
         out.append(f"interpreter.name: {problem}")
     for section, kinds in (("seeds", ("integer",)), ("timings", ("number", "null"))):
         if isinstance(data.get(section), dict):
-            out += [
-                _type_problem(f"{section}.{k}", v, kinds)
-                for k, v in data[section].items()
-                if not _is(v, kinds)
-            ]
+            for k, v in data[section].items():
+                if not _is(v, kinds):
+                    out.append(_type_problem(f"{section}.{k}", v, kinds))
+                elif isinstance(v, (int, float)) and v < 0:
+                    out.append(f"{section}.{k}: must be >= 0, got {v!r}")
+    out += _range_problems(data)
     tasks = data.get("tasks")
     if isinstance(tasks, dict):
         if not tasks:

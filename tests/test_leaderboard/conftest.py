@@ -1,4 +1,4 @@
-"""Synthetic submissions on the tiny dataset: real samples, scores computed as `recbench run` does."""
+"""Synthetic submissions on the tiny dataset: the real instances, scores computed as `validate` does."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from recbench.data import load_dataset
 from recbench.leaderboard.synthetic import make_run
-from recbench.metrics.base import MetricContext
+from recbench.leaderboard.validate import validate_run
 from tests.conftest import TINY
 
 LABELS = {  # run id -> (label, kind, quality)
@@ -16,24 +16,28 @@ LABELS = {  # run id -> (label, kind, quality)
     "run-zeta": ("zeta + mlp", "llm", 0.9),
     "run-pop": ("popular", "baseline", 0.3),
 }
+DATA_DIRS = (TINY.resolve(),)  # the tiny dataset is known to validate only when named
 
 
 @pytest.fixture(scope="session")
 def tiny():
-    """The tiny dataset (absolute folder, so context_for can find it from any cwd) and its context."""
-    data = load_dataset("csv", TINY.resolve())
-    return data, MetricContext(data.items, seed=0)
+    """The tiny dataset, read from its absolute folder."""
+    return load_dataset("csv", TINY.resolve())
 
 
 @pytest.fixture
 def make(tiny):
-    """``make(folder, run_id, label=..., kind=..., quality=..., tasks=...)`` writes one valid run."""
-    data, ctx = tiny
+    """``make(folder, run_id, label=..., kind=..., quality=..., tasks=..., n=...)`` writes one valid run."""
 
     def _make(folder: Path, run_id: str, label: str = "alpha + linear", **kwargs) -> Path:
-        return make_run(folder, data, TINY.resolve(), run_id, label, ctx=ctx, **kwargs)
+        return make_run(folder, tiny, TINY.resolve(), run_id, label, **kwargs)
 
     return _make
+
+
+def check(run: Path, **kwargs) -> list[str]:
+    """``validate_run`` with the tiny dataset allowed (as `--data-dir tests/fixtures/tiny` would)."""
+    return validate_run(run, data_dirs=DATA_DIRS, **kwargs)
 
 
 @pytest.fixture

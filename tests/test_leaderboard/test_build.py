@@ -56,41 +56,45 @@ def site(tmp_path, submissions, make):
         app, ["leaderboard", "build", "--submissions", str(submissions), "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"built {out / 'index.html'}: 4 runs, 3 tables, 4 run pages\n"
+    assert result.stdout == f"built {out / 'index.html'}: 4 runs, 4 tables, 4 run pages\n"
     return out
 
 
 def test_index_has_one_table_per_dataset_and_task(site):
     html = (site / "index.html").read_text()
-    for task in ("description", "next_item", "seq_recovery"):
+    for task in ("description", "next_item", "residual_id", "seq_recovery"):
         assert f"<h2>csv · {task} <small>task v1</small></h2>" in html
-    assert html.count('<table class="sortable">') == 3
-    assert html.count('<svg class="chart"') == 3
+    assert html.count('<table class="sortable board">') == 4
+    assert html.count('<svg class="chart"') == 4
 
 
 def test_baselines_are_in_every_table_and_marked(site):
     html = (site / "index.html").read_text()
     rows = re.findall(
-        r'<tr class="baseline">\s*<td data-sort="popular"><a href="runs/run-pop.html">popular</a> '
+        r'<tr class="baseline">\s*<td class="who" data-sort="popular"><a href="runs/run-pop.html">popular</a> '
         r'<span class="badge">baseline</span>',
         html,
     )
-    assert len(rows) == 3
+    assert len(rows) == 4
 
 
 def test_gap_column_beside_llm_rows_only(site):
     html = (site / "index.html").read_text()
-    assert html.count(">gap vs shuffled</th>") == 3
+    assert html.count(">gap vs shuffled</th>") == 4
     seq = html[html.index('id="t-csv-') :]
     seq = seq[: seq.index("</table>")]
     llm_rows = re.findall(r'<tr class="llm">.*?</tr>', seq, re.S)
     baseline_row = re.search(r'<tr class="baseline">.*?</tr>', seq, re.S).group(0)
     assert len(llm_rows) == 3
     assert all(
-        re.search(r'<td class="num (pos|neg)" data-sort="[-0-9.e]+" title="real minus shuffled', r)
+        re.search(r'<td class="num (pos|neg|zero)" data-sort="[-0-9.e]+" title="real minus shuffled', r)
         for r in llm_rows
     )
-    assert baseline_row.rstrip("</tr>").rstrip().endswith('title="baselines have no shuffled control">—</td>')
+    assert (
+        baseline_row.rstrip("</tr>")
+        .rstrip()
+        .endswith('title="no shuffled control: this interpreter reads no recommender vectors">—</td>')
+    )
 
 
 def test_rows_are_best_first_on_the_main_metric(site, submissions):
@@ -107,11 +111,17 @@ def test_rows_are_best_first_on_the_main_metric(site, submissions):
 def test_run_page_has_samples_provenance_and_command(site, submissions):
     page = (site / "runs" / "run-zeta.html").read_text()
     results = json.loads((submissions / "zeta-mlp" / "run-zeta" / "results.json").read_text())
-    sample = json.loads((submissions / "zeta-mlp" / "run-zeta" / "samples.jsonl").read_text().splitlines()[0])
+    rows = [
+        json.loads(line)
+        for line in (submissions / "zeta-mlp" / "run-zeta" / "samples.jsonl").read_text().splitlines()
+    ]
     assert f"<pre><code>{results['command']}</code></pre>" in page
-    assert "Director's Cut" in sample["target"]  # an apostrophe, escaped below
-    assert f'<td class="text">{escape(sample["target"])}</td>' in page
-    assert f'<td class="text">{escape(sample["output"])}</td>' in page
+    quoted = next(r for r in rows if "Director's Cut" in r["target"] and r["condition"] == "real")
+    shown = {r["task"] for r in rows if r["condition"] == "real"}
+    assert quoted["task"] in shown
+    first = next(r for r in rows if r["task"] == quoted["task"] and r["condition"] == "real")
+    assert f'<td class="text">{escape(first["target"])}</td>' in page  # an apostrophe, escaped
+    assert f'<td class="text">{escape(first["output"])}</td>' in page
     for text in (
         "dataset sha256",
         results["dataset"]["sha256"],
@@ -123,7 +133,7 @@ def test_run_page_has_samples_provenance_and_command(site, submissions):
         "created",
     ):
         assert text in page
-    assert page.count("<h3>Samples") == 3
+    assert page.count("<h3>Samples") == 4
     assert '<a href="../index.html">' in page
 
 
@@ -197,6 +207,54 @@ def test_invalid_submission_stops_the_build_with_one_line(submissions, tmp_path)
     assert result.stderr == (
         f"error: {path}: interpreter.kind: missing field (run `recbench leaderboard validate`)\n"
     )
+
+
+def test_gaps_that_round_to_zero_are_neutral_and_never_negative_zero():
+    from recbench.leaderboard.site import num, sign_class, signed
+
+    assert (signed(0.0), signed(-0.0), signed(0.0004), signed(-0.0004)) == ("0.000",) * 4
+    assert sign_class("0.000") == "zero" and sign_class("+0.001") == "pos" and sign_class("-0.001") == "neg"
+    assert (num(-0.0), num(-0.0004), num(0.5)) == ("0.000", "0.000", "0.500")
+
+
+def test_a_zero_gap_is_shown_neutral(submissions, tmp_path):
+    path = submissions / "alpha-linear" / "run-alpha" / "results.json"
+    data = json.loads(path.read_text())
+    data["tasks"]["seq_recovery"]["gap"]["recovered_items"] = -0.0  # the build does not re-score
+    path.write_text(json.dumps(data))
+    html = build_site(submissions, tmp_path / "s").index.read_text()
+    assert re.search(
+        r'<td class="num zero" data-sort="-0.0" title="real minus shuffled recovered_items[^"]*">0.000</td>',
+        html,
+    )
+
+
+def test_baselines_that_use_an_llm_are_labelled_so(submissions, tmp_path):
+    path = submissions / "popular" / "run-pop" / "results.json"
+    data = json.loads(path.read_text())
+    data["interpreter"]["llm"] = "smollm2-135m"  # as text_history records it
+    path.write_text(json.dumps(data))
+    html = build_site(submissions, tmp_path / "s").index.read_text()
+    tables = html[html.index("<section") :]
+    assert tables.count('<span class="badge llmbase">LLM baseline</span>') == 4
+    assert "popular · sasrec (LLM baseline)" in html
+    page = (tmp_path / "s" / "runs" / "run-pop.html").read_text()
+    assert '<span class="badge baseline llmbase">LLM baseline</span>' in page
+
+
+def test_rows_with_unusual_settings_are_marked_visibly(submissions, make, tmp_path):
+    make(submissions / "few" / "run-few", "run-few", label="few", n=4)
+    html = build_site(submissions, tmp_path / "s").index.read_text()
+    table = html[html.index("<h2>csv · seq_recovery") :]
+    table = table[: table.index("</table>")]
+    assert "usual settings: n = 8" in table
+    row = re.search(r'<tr class="llm unusual">.*?</tr>', table, re.S).group(0)
+    assert (
+        'href="runs/run-few.html"' in row
+        and '<span class="differs" title="' in row
+        and ">n = 4</span>" in row
+    )
+    assert table.count("unusual") == 1
 
 
 def test_empty_submissions_build_an_empty_site(tmp_path):
