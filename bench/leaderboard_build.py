@@ -1,7 +1,7 @@
 """Time `recbench leaderboard build` over 100 synthetic submissions (target: under 5 s).
 
-The submissions are valid runs on the tiny test dataset (real samples, scores computed from them),
-90 LLM runs and 10 baselines over 3 tasks, written to a temp folder. The build is timed three times;
+The submissions are valid runs on the tiny test dataset (its real instances, made-up outputs, scores
+computed from them), 90 LLM runs and 10 baselines over the 4 tasks, written to a temp folder. The build is timed three times;
 the figures are printed as one JSON object on the last line.
 
     .venv/bin/python bench/leaderboard_build.py [--submissions 100] [--samples 20]
@@ -19,7 +19,6 @@ from pathlib import Path
 from recbench.data import load_dataset
 from recbench.leaderboard.site import build_site
 from recbench.leaderboard.synthetic import make_run
-from recbench.metrics.base import MetricContext
 from recbench.names import slugify
 
 TINY = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tiny"
@@ -29,7 +28,6 @@ TARGET_SECONDS = 5.0
 def make_submissions(root: Path, count: int, samples: int) -> None:
     """``count`` runs in ``root/<slug>/<run-id>``: one in ten a baseline, the rest LLM runs."""
     data = load_dataset("csv", TINY)
-    ctx = MetricContext(data.items)
     for i in range(count):
         baseline = i % 10 == 9
         label = f"baseline {i % 3}" if baseline else f"llm-{i % 7} + adapter-{i % 4} #{i}"
@@ -45,14 +43,13 @@ def make_submissions(root: Path, count: int, samples: int) -> None:
             kind=kind,
             quality=quality,
             n=samples,
-            ctx=ctx,
         )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=100)
-    parser.add_argument("--samples", type=int, default=20, help="instances per task per run")
+    parser.add_argument("--samples", type=int, default=17, help="instances per task per run (17: all)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="recbench-lb-bench-") as tmp:
         root = Path(tmp) / "submissions"

