@@ -125,13 +125,9 @@ class Checkpointer:
             return None
 
     def discard(self) -> None:
-        """Remove the folder (the final entry is written), and its kind's folder when it is empty."""
+        """Remove the folder: the final entry is written. (Its parents stay: another process may be
+        creating a sibling.)"""
         shutil.rmtree(self.folder, ignore_errors=True)
-        for parent in (self.folder.parent, self.folder.parent.parent):
-            try:
-                parent.rmdir()
-            except OSError:
-                break
 
 
 # --- what goes into a checkpoint ---------------------------------------------------------------------
