@@ -120,21 +120,31 @@ def sample_windows(windows: list, limit: int | None, rng: random.Random) -> list
     return sorted(rng.sample(windows, limit), key=lambda w: (w.user, w.start))
 
 
-def instances(spec: RunSpec, s: Setup, d: Data, trained: TrainedRecommender) -> Instances:
-    """Seeded test/train/valid windows, each task's instances with the inputs it declares, and latents."""
-    rng = random.Random(spec.seed)  # one stream, in this order: test, train, valid
-    test_w = sample_windows(d.splits["test"], spec.limit, rng)
-    train_w = sample_windows(d.splits["train"], spec.train_limit, rng)
-    valid_w = sample_windows(d.splits["valid"], spec.valid_limit, rng)
+def test_instances(
+    spec: RunSpec, s: Setup, d: Data, trained: TrainedRecommender
+) -> dict[str, list[Instance]]:
+    """Each evaluated task's test instances (seeded sample of test windows), with inputs and latents."""
+    test_w = sample_windows(d.splits["test"], spec.limit, random.Random(spec.seed))
     for task in {t.name: t for t in s.tasks + s.train_tasks}.values():
         check_inputs_available(task, d.data)
     top1 = {}
     if any("rec_top1" in t.inputs for t in s.tasks):  # scored on test instances only
         top1 = recommender_top1(trained.model, test_w, spec.window)
     test = {t.name: build_instances(t, test_w, d.data, {"rec_top1": top1}) for t in s.tasks}
+    attach_latents(trained.model, [i for insts in test.values() for i in insts], spec.window)
+    return test
+
+
+def instances(spec: RunSpec, s: Setup, d: Data, trained: TrainedRecommender) -> Instances:
+    """Test instances, then the seeded train and valid instances of the training tasks, with latents."""
+    test = test_instances(spec, s, d, trained)
+    rng = random.Random(spec.seed)  # one stream, in this order: test, train, valid
+    sample_windows(d.splits["test"], spec.limit, rng)  # the test draw, as test_instances made it
+    train_w = sample_windows(d.splits["train"], spec.train_limit, rng)
+    valid_w = sample_windows(d.splits["valid"], spec.valid_limit, rng)
     train = [i for t in s.train_tasks for i in build_instances(t, train_w, d.data)]
     valid = [i for t in s.train_tasks for i in build_instances(t, valid_w, d.data)]
-    attach_latents(trained.model, train + valid + [i for insts in test.values() for i in insts], spec.window)
+    attach_latents(trained.model, train + valid, spec.window)
     return Instances(test, train, valid)
 
 
