@@ -142,24 +142,8 @@ def _choose(n: int, k: int, seed: str) -> list[int]:
     return sorted(random.Random(seed).sample(range(n), min(k, n)))
 
 
-def verify_run(folder: Path, k: int, data_dir: str | None = None, device: str = "cpu") -> list[str]:
-    """Regenerate ``k`` seeded instances per task and condition; one line per output that differs.
-
-    ``data_dir``: where a ``csv`` dataset lives on this machine (the submission's own ``data_dir`` is
-    never read); ML-100K comes from the installed package. Raises :class:`RecbenchError` (one line)
-    when the submission cannot be verified at all.
-    """
-    folder = Path(folder)
-    if k < 1:
-        raise RecbenchError(f"--verify needs k >= 1, got {k}")
-    defects = model_file_defects(folder)
-    if defects:
-        return defects
-    if not carries_interpreter(folder):
-        raise RecbenchError(
-            f"{folder}: carries no {INTERPRETER}/ folder, so its outputs cannot be regenerated"
-        )
-    results = load_results(folder)
+def _rebuild(folder: Path, results: dict, data_dir: str | None, device: str):
+    """The run's spec, set-up (with the carried interpreter loaded), dataset and recommender, all checked."""
     run_id = results["run_id"]
     spec = dataclasses.replace(spec_of(results, str(folder)), data_dir=data_dir)
     setup = stages.setup(spec)
@@ -185,6 +169,29 @@ def verify_run(folder: Path, k: int, data_dir: str | None = None, device: str = 
         raise RecbenchError(
             f"{folder / INTERPRETER}: cannot be loaded ({printable(str(exc))[:200]})"
         ) from None
+    return spec, setup, data, trained
+
+
+def verify_run(folder: Path, k: int, data_dir: str | None = None, device: str = "cpu") -> list[str]:
+    """Regenerate ``k`` seeded instances per task and condition; one line per output that differs.
+
+    ``data_dir``: where a ``csv`` dataset lives on this machine (the submission's own ``data_dir`` is
+    never read); ML-100K comes from the installed package. Raises :class:`RecbenchError` (one line)
+    when the submission cannot be verified at all.
+    """
+    folder = Path(folder)
+    if k < 1:
+        raise RecbenchError(f"--verify needs k >= 1, got {k}")
+    defects = model_file_defects(folder)
+    if defects:
+        return defects
+    if not carries_interpreter(folder):
+        raise RecbenchError(
+            f"{folder}: carries no {INTERPRETER}/ folder, so its outputs cannot be regenerated"
+        )
+    results = load_results(folder)
+    run_id = results["run_id"]
+    spec, setup, data, trained = _rebuild(folder, results, data_dir, device)
     test = stages.test_instances(spec, setup, data, trained)
     jobs = stages.jobs_of(spec, setup, stages.Instances(test, [], []), setup.interpreter.uses_latents)
     submitted = read_samples(folder).by_task
