@@ -43,6 +43,13 @@ def user_errors(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except RecbenchError as exc:
             raise fail(_escape(str(exc)), exc.exit_code) from None
+        except OSError as exc:  # a full disk anywhere (a library's own write) is one line too
+            from recbench.cache import disk_full, is_disk_full
+
+            if not is_disk_full(exc):
+                raise
+            err = disk_full(exc.filename or "a file", exc)
+            raise fail(_escape(str(err)), err.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted; completed work is cached and a re-run resumes from it", file=sys.stderr)
             raise typer.Exit(130) from None
