@@ -142,7 +142,10 @@ class RunSpec:
         elif self.interpreter == "text_history":
             parts.append(self.llm)
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))
-        return f"{slug}-{stable_hash(self.to_dict(), 8)}"
+        identity = self.to_dict()
+        if self.train_tasks == self.tasks:  # as every run before train_tasks existed: same id as then
+            del identity["train_tasks"]
+        return f"{slug}-{stable_hash(identity, 8)}"
 
     @property
     def seeds(self) -> dict[str, int]:

@@ -105,3 +105,15 @@ def test_a_task_needing_genres_on_a_dataset_without_them_fails_before_training(t
             window=4, limit=4, interpreter="popular", rec_epochs=1,
         )  # fmt: skip
     assert not (tmp_path / "runs").exists()
+
+
+def test_committed_submissions_keep_their_run_ids():
+    """Every committed results.json's config gives back its run id (so reload and verify accept it)."""
+    import json
+    from pathlib import Path
+
+    found = sorted(Path(__file__).resolve().parents[2].glob("leaderboard/submissions/*/*/results.json"))
+    assert found
+    for path in found:
+        results = json.loads(path.read_text())
+        assert RunSpec.from_dict(results["config"]).run_id() == results["run_id"], path
