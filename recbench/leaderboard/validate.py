@@ -738,8 +738,8 @@ class Validator:
         for place in _trusted_dirs(name, self.data_dirs):
             try:
                 data = load_dataset(name, place)
-            except RecbenchError:
-                continue
+            except (RecbenchError, OSError, ValueError):
+                continue  # not this folder: the next trusted one may be it
             seen.append(data.sha256)
             if data.sha256 == sha:
                 self._datasets[(name, sha)] = data
@@ -783,7 +783,15 @@ class Validator:
     # the whole check
     def validate(self, folder: Path, rescore: bool = True, check_sizes: bool = True) -> list[str]:
         """Every defect of the run in ``folder``, one printable line each."""
-        lines = self._validate(Path(folder), rescore, check_sizes)
+        try:
+            lines = self._validate(Path(folder), rescore, check_sizes)
+        except Defect as exc:
+            lines = str(exc).split("\n")
+        except RecbenchError as exc:
+            lines = [f"{folder}: {exc}"]
+        except (RecursionError, MemoryError, OSError, ValueError, TypeError, KeyError, IndexError) as exc:
+            # not expected past the checks above; still one line, never a traceback
+            lines = [f"{folder}: cannot be validated ({type(exc).__name__}: {shown(str(exc), 120)})"]
         return [printable(line) for line in dict.fromkeys(lines)]
 
     def _validate(self, folder: Path, rescore: bool, check_sizes: bool) -> list[str]:
