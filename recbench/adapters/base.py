@@ -22,12 +22,15 @@ from recbench.errors import CheckpointError, ConfigError, RecbenchError
 WEIGHTS = "adapter.safetensors"
 CONFIG = "adapter.json"
 FORMAT = 1
+# storage precisions an adapter may keep its weights in on disk (option ``store`` where offered)
+STORE = {"float32": torch.float32, "float16": torch.float16}
 
 
 class Adapter(nn.Module):
     """Maps a window of recommender hidden states to ``n_tokens`` soft tokens for the LLM."""
 
     name = "base"  # registry name, written into checkpoints
+    storage_dtype = torch.float32  # precision of the weights on disk; see round_to_storage()
 
     def __init__(
         self, rec_dim: int, llm_dim: int, window: int, token_norm: float | None = None, **hparams: Any
@@ -74,6 +77,19 @@ class Adapter(nn.Module):
         self.token_norm = norm
         self.out_scale.fill_(norm / math.sqrt(self.llm_dim))
 
+    @torch.no_grad()
+    def round_to_storage(self) -> None:
+        """Round every floating weight to :attr:`storage_dtype` in place (a no-op for float32).
+
+        Called when training ends, so the in-memory adapter equals what :func:`save_adapter` writes
+        and :func:`load_adapter_weights` reads back (float16 -> float32 is exact).
+        """
+        if self.storage_dtype == torch.float32:
+            return
+        for tensor in [*self.parameters(), *self.buffers()]:
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.to(self.storage_dtype).to(tensor.dtype))
+
     def hparams(self) -> dict[str, Any]:
         """The class-specific constructor options (JSON-able); subclasses extend."""
         return {}
@@ -102,7 +118,11 @@ def save_adapter(adapter: Adapter, folder: str | Path) -> Path:
     """Write ``adapter.safetensors`` + ``adapter.json`` into ``folder`` (created); returns the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in adapter.state_dict().items()}
+    dtype = adapter.storage_dtype
+    state = {
+        k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
+        for k, v in adapter.state_dict().items()
+    }
     atomic_write_bytes(folder / WEIGHTS, save(state))
     atomic_write_text(folder / CONFIG, json.dumps(adapter.config(), indent=2, sort_keys=True) + "\n")
     return folder

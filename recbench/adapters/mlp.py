@@ -1,5 +1,9 @@
 """MLP adapter (LLaRA / RecExplainer style): a 2-layer GELU MLP on each position.
 
+``store="float16"`` keeps the weights in half precision on disk (half the size: the fast profile's
+adapter ships inside the package); training rounds them to half precision when it ends, so the run
+that trains and every run that loads the checkpoint compute with the same numbers.
+
 With ``tokens_per_item=T`` each position becomes T soft tokens (the MLP's output is cut into T
 vectors), so an item can be handed to the LLM as a short "word" rather than a single vector: the
 alignment warm start (recbench/interpreters/align.py) fits those T tokens to the first T tokens of the
@@ -13,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from recbench.adapters.base import Adapter
+from recbench.adapters.base import STORE, Adapter
 from recbench.errors import ConfigError
 
 
@@ -31,6 +35,7 @@ class MLPAdapter(Adapter):
         *,
         hidden: int | None = None,
         tokens_per_item: int = 1,
+        store: str = "float32",
         **unknown: Any,
     ):
         super().__init__(rec_dim, llm_dim, window, token_norm, **unknown)
@@ -40,6 +45,10 @@ class MLPAdapter(Adapter):
         if not isinstance(tokens_per_item, int) or tokens_per_item < 1:
             raise ConfigError(f"adapter 'mlp' needs tokens_per_item >= 1, got {tokens_per_item!r}")
         self.tokens_per_item = tokens_per_item
+        if store not in STORE:
+            raise ConfigError(f"adapter 'mlp' needs store in {', '.join(STORE)}, got {store!r}")
+        self.store = store
+        self.storage_dtype = STORE[store]
         self.n_tokens = window * tokens_per_item
         self.mlp = nn.Sequential(
             nn.Linear(rec_dim, self.hidden), nn.GELU(), nn.Linear(self.hidden, llm_dim * tokens_per_item)
@@ -52,6 +61,9 @@ class MLPAdapter(Adapter):
         return out.reshape(out.shape[0], self.n_tokens, self.llm_dim)
 
     def hparams(self) -> dict[str, Any]:
-        if self.tokens_per_item == 1:  # keeps checkpoints written before the option was added loadable
-            return {"hidden": self.hidden}
-        return {"hidden": self.hidden, "tokens_per_item": self.tokens_per_item}
+        out: dict[str, Any] = {"hidden": self.hidden}
+        if self.tokens_per_item != 1:  # options at their old default are left out: old checkpoints load
+            out["tokens_per_item"] = self.tokens_per_item
+        if self.store != "float32":
+            out["store"] = self.store
+        return out

@@ -173,6 +173,7 @@ class LLMInterpreter(Interpreter):
             resume=saved if saved is not None and saved.stage == "train" else None,
             checkpoint_meta={"align_report": aligned},
         )
+        self.model.adapter.round_to_storage()  # what is saved is what this run generates with
         losses = history["train_loss"]
         tail = losses[-20:] or [float("nan")]
         # only a resumed training says so: an uninterrupted one writes exactly what it wrote before
