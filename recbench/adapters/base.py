@@ -23,7 +23,9 @@ WEIGHTS = "adapter.safetensors"
 CONFIG = "adapter.json"
 FORMAT = 1
 # storage precisions an adapter may keep its weights in on disk (option ``store`` where offered)
-STORE = {"float32": torch.float32, "float16": torch.float16}
+# int8: each weight matrix row as int8 times a float32 scale (max |w| / 127); vectors stay float32
+STORE = {"float32": torch.float32, "float16": torch.float16, "int8": torch.int8}
+SCALE = ".int8_scale"  # suffix of a row-scale tensor in an int8 checkpoint
 
 
 class Adapter(nn.Module):
@@ -87,7 +89,13 @@ class Adapter(nn.Module):
         if self.storage_dtype == torch.float32:
             return
         for tensor in [*self.parameters(), *self.buffers()]:
-            if tensor.is_floating_point():
+            if not tensor.is_floating_point():
+                continue
+            if self.storage_dtype == torch.int8:
+                if tensor.dim() == 2:
+                    q, scale = _quantize(tensor)
+                    tensor.copy_(q.to(tensor.dtype) * scale)
+            else:
                 tensor.copy_(tensor.to(self.storage_dtype).to(tensor.dtype))
 
     def hparams(self) -> dict[str, Any]:
@@ -119,10 +127,16 @@ def save_adapter(adapter: Adapter, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     dtype = adapter.storage_dtype
-    state = {
-        k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
-        for k, v in adapter.state_dict().items()
-    }
+    state = {}
+    for k, v in adapter.state_dict().items():
+        v = v.detach().cpu()
+        if dtype == torch.int8 and v.is_floating_point() and v.dim() == 2:
+            state[k], state[k + SCALE] = _quantize(v)
+        elif dtype == torch.float16 and v.is_floating_point():
+            state[k] = v.to(dtype)
+        else:
+            state[k] = v
+    state = {k: v.contiguous() for k, v in state.items()}
     atomic_write_bytes(folder / WEIGHTS, save(state))
     atomic_write_text(folder / CONFIG, json.dumps(adapter.config(), indent=2, sort_keys=True) + "\n")
     return folder
@@ -195,8 +209,23 @@ def load_adapter_weights(adapter: Adapter, folder: str | Path) -> None:
     adapter.token_norm = cfg.get("token_norm")
 
 
+def _quantize(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row-wise symmetric int8: ``(q, scale)`` with ``q * scale`` the stored matrix.
+
+    Scales are powers of two, so ``q * scale`` is exact and quantizing an already quantized matrix
+    gives back the same ``q`` and ``scale`` (what is saved is bit for bit what was computed with).
+    """
+    amax = weight.abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)
+    scale = torch.exp2(torch.ceil(torch.log2(amax / 127)))
+    return torch.round(weight / scale).clamp(-127, 127).to(torch.int8), scale.to(torch.float32)
+
+
 def load_state_checked(module: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     """load_state_dict, but a missing key or shape mismatch is one CheckpointError line naming the file."""
+    for key in [k for k in state if k.endswith(SCALE)]:  # int8 rows back to the matrices they stand for
+        base = key[: -len(SCALE)]
+        if base in state:
+            state[base] = state[base].to(torch.float32) * state.pop(key).to(torch.float32)
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))

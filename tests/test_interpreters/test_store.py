@@ -41,5 +41,29 @@ def test_rounding_changes_the_weights_only_when_stored_in_half():
 
 
 def test_an_unknown_store_is_one_line():
-    with pytest.raises(ConfigError, match="store in float32, float16, got 'int3'"):
+    with pytest.raises(ConfigError, match="store in float32, float16, int8, got 'int3'"):
         MLPAdapter(8, 16, 3, store="int3")
+
+
+def test_int8_store_round_trips_exactly_and_is_a_quarter_of_the_bytes(tmp_path):
+    full, small = _adapter("float32"), _adapter("int8")
+    small.round_to_storage()
+    save_adapter(full, tmp_path / "full")
+    save_adapter(small, tmp_path / "small")
+    assert (tmp_path / "small" / WEIGHTS).stat().st_size < 0.4 * (tmp_path / "full" / WEIGHTS).stat().st_size
+    x = torch.randn(5, 3, 8)
+    assert torch.equal(load_adapter(tmp_path / "small")(x), small(x))
+    from recbench.adapters.base import _quantize
+
+    w = small.mlp[2].weight  # on the int8 grid already: quantizing it again is exact
+    q, scale = _quantize(w)
+    assert torch.equal(q.float() * scale, w) and int(q.abs().max()) <= 127
+
+
+def test_int8_quantizing_twice_changes_nothing():
+    from recbench.adapters.base import _quantize
+
+    w = torch.randn(50, 40) * torch.logspace(-3, 2, 50)[:, None]
+    q, scale = _quantize(w)
+    again, scale2 = _quantize(q.float() * scale)
+    assert torch.equal(q, again) and torch.equal(scale, scale2)
