@@ -58,6 +58,8 @@ MAX_TEXT_CHARS = 4_096
 EXAMPLES = 1
 PACKED = SAMPLES + ".gz"
 RUN_FILES = (RESULTS, SAMPLES, PACKED)
+# model folders a submission may carry for `verify` (recbench/leaderboard/verify.py)
+CARRIED = ("interpreter", "recommender")
 ML100K = "ml-100k"
 
 
@@ -216,12 +218,15 @@ class RunFiles:
 
 
 def _entry_defects(folder: Path, strict: bool) -> list[str]:
-    """Symlinks (always) and, when ``strict`` (inside the submissions tree), anything but the run files."""
+    """Symlinks (always), the model folders a submission may carry (checked as
+    :mod:`recbench.leaderboard.verify` reads them), and, when ``strict`` (inside the submissions
+    tree), anything else but the run files."""
     out = []
     try:
         entries = sorted(os.listdir(folder))
     except OSError as exc:
         return [f"{folder}: cannot be listed ({exc.strerror})"]
+    carried = False
     for name in entries:
         path = folder / name
         if path.is_symlink():
@@ -229,10 +234,17 @@ def _entry_defects(folder: Path, strict: bool) -> list[str]:
         elif name in RUN_FILES:
             if not path.is_file():
                 out.append(f"{path}: must be a regular file (not a symlink or folder)")
+        elif name in CARRIED and path.is_dir():
+            carried = True
         elif strict:
             out.append(
-                f"{path}: not part of a submission (a run folder holds {RESULTS} and {SAMPLES}[.gz] only)"
+                f"{path}: not part of a submission (a run folder holds {RESULTS}, {SAMPLES}[.gz] and the "
+                f"model folders {' and '.join(CARRIED)} only)"
             )
+    if carried:
+        from recbench.leaderboard.verify import model_file_defects  # imports the pipeline: only then
+
+        out += model_file_defects(folder)
     return out
 
 

@@ -147,7 +147,8 @@ def test_a_modified_ml100k_inside_the_run_folder_is_refused(tmp_path, make):
     (run / "ml-100k" / "ml-100k.inter").write_text("user_id:token\titem_id:token\n1\t1\n")
     one_line_each(defects := check(run, submissions=root))
     assert defects == [
-        f"{run / 'ml-100k'}: not part of a submission (a run folder holds results.json and samples.jsonl[.gz] only)"
+        f"{run / 'ml-100k'}: not part of a submission (a run folder holds results.json, samples.jsonl[.gz] "
+        "and the model folders interpreter and recommender only)"
     ]
     (run / "ml-100k" / "ml-100k.inter").unlink()
     (run / "ml-100k").rmdir()
@@ -160,6 +161,20 @@ def test_a_modified_ml100k_inside_the_run_folder_is_refused(tmp_path, make):
     assert check(run, submissions=root) == [
         f"{run / 'results.json'}: dataset.sha256: 111111111111…, but ml-100k here (the installed recbole "
         "wheel) has 5752def8ad12…: scores would not be comparable"
+    ]
+
+
+def test_carried_model_folders_are_allowed_and_checked(tmp_path, make):
+    root = tmp_path / "submissions"
+    run = make(root / "alpha-linear" / "run-1", "run-1", n=8)
+    (run / "interpreter").mkdir()
+    (run / "interpreter" / "training.json").write_text("{}")
+    assert check(run, submissions=root) == []  # a model folder `verify` reads is part of a submission
+    secret = tmp_path / "secret"
+    secret.write_text("SECRET")
+    (run / "interpreter" / "adapter.json").symlink_to(secret)
+    assert check(run, submissions=root) == [
+        f"{run / 'interpreter' / 'adapter.json'}: must be a regular file (not a symlink or folder)"
     ]
 
 
