@@ -66,6 +66,12 @@ def validate(
         help="The submissions root: a run inside it must sit at <root>/<slug>/<run-id>.",
     ),
     data_dir: list[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    verify: int = typer.Option(
+        0,
+        "--verify",
+        help="Also regenerate K seeded instances per task and condition with the interpreter a run carries "
+        "(its interpreter/ folder) and require identical outputs; runs that carry none are noted.",
+    ),
 ) -> None:
     """Check runs and re-score them from their samples; exit 1 when any is invalid.
 
@@ -89,10 +95,14 @@ def validate(
         return
     for line in stray:
         typer.echo(line, err=True)
+    if verify < 0:
+        raise RecbenchError(f"--verify needs K >= 0, got {verify}")
     validator = Validator(data_dir or (), submissions)
     bad = 0
     for folder in folders:
         defects = validator.validate(folder)
+        if not defects and verify:
+            defects = _verify(folder, verify, data_dir or ())
         if defects:
             bad += 1
             for line in defects:
@@ -104,6 +114,29 @@ def validate(
         if stray:
             what += f"; {len(stray)} symlink(s) in the submissions"
         raise ValidationFailed(what)
+
+
+def _verify(folder: Path, k: int, data_dirs) -> list[str]:
+    """``--verify``: regenerate with the carried interpreter; one line per output that differs."""
+    import time
+
+    from recbench.leaderboard.verify import carries_interpreter, verify_run
+    from recbench.names import printable
+    from recbench.results import load_results
+
+    if not carries_interpreter(folder):
+        if load_results(folder)["interpreter"]["kind"] == "llm":
+            typer.echo(printable(f"not verified {folder}: it carries no interpreter/ folder"))
+        return []
+    start = time.perf_counter()
+    try:
+        defects = verify_run(folder, k, data_dirs)
+    except RecbenchError as exc:
+        return [printable(str(exc))]
+    if not defects:
+        typer.echo(printable(f"verified {folder}: {k} instance(s) per task and condition regenerated identically "
+                             f"({time.perf_counter() - start:.1f} s)"))  # fmt: skip
+    return defects
 
 
 @app.command("build")

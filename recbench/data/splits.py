@@ -105,3 +105,22 @@ def dataset_card(data: SequenceData, window: int = 10, seed: int = 0) -> dict:
     """The dataset card with interpreter window counts for the given window length and split seed."""
     splits = split_windows_by_user(make_windows(data, window), seed=seed)
     return {**data.card(), "windows": window_card(splits, window), "split_seed": seed}
+
+
+def sample_windows(windows: list, limit: int | None, rng) -> list:
+    """A seeded sample of ``limit`` windows (all when ``limit`` is None), in (user, start) order.
+
+    ``rng`` is a ``random.Random``; a run draws test, then train, then valid windows from one stream
+    seeded with its seed (:func:`recbench.run.stages.instances`).
+    """
+    if limit is None or limit >= len(windows):
+        return list(windows)
+    return sorted(rng.sample(windows, limit), key=lambda w: (w.user, w.start))
+
+
+def test_windows(data, window: int, seed: int, limit: int | None) -> list:
+    """The test windows a run with these settings evaluates: the first draw of its seeded stream."""
+    import random
+
+    test = split_windows_by_user(make_windows(data, window), seed=seed)["test"]
+    return sample_windows(test, limit, random.Random(seed))

@@ -67,6 +67,14 @@ class Submission:
         return self.results["interpreter"].get("llm") or None
 
     @property
+    def verified(self) -> bool:
+        """It carries the interpreter that wrote its outputs: CI regenerates some of them
+        (``leaderboard validate --verify``) before anything lands, so on main that means verified."""
+        from recbench.leaderboard.verify import carries_interpreter
+
+        return carries_interpreter(self.folder)
+
+    @property
     def kind_label(self) -> str:
         """``llm``, ``baseline``, or ``LLM baseline`` for a baseline that uses an LLM."""
         if not self.baseline:
@@ -184,6 +192,7 @@ def _row(sub: Submission, block: dict, metrics: list[str], main: str, usual: dic
         "label": sub.label,
         "baseline": sub.baseline,
         "kind": sub.kind_label,
+        "verified": sub.verified,
         "uses": " · ".join(parts) or "no LLM",
         "run_id": sub.run_id,
         "page": sub.page,

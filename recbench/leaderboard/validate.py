@@ -692,22 +692,10 @@ def prefetch_embeddings(
 
 
 def sample_test_windows(data, window: int, seed: int, limit: int | None) -> list:
-    """The test windows ``recbench run`` evaluates: the windows of ``data``, split by user with
-    ``seed``, then ``limit`` of the test split drawn first from ``random.Random(seed)``.
+    """The test windows ``recbench run`` evaluates for these settings (no torch import on this path)."""
+    from recbench.data.splits import test_windows
 
-    The same steps as :func:`recbench.run.stages.load_data` and :func:`~recbench.run.stages.sample_windows`
-    (called in ``stages.instances``: test first, then train, valid), on the same functions of
-    :mod:`recbench.data`, without importing the pipeline (and torch with it), which would cost a
-    validation seconds; ``tests/test_leaderboard/test_validate.py`` keeps the two equal.
-    """
-    import random
-
-    from recbench.data import make_windows, split_windows_by_user
-
-    test = split_windows_by_user(make_windows(data, window), seed=seed)["test"]
-    if limit is None or limit >= len(test):
-        return list(test)
-    return sorted(random.Random(seed).sample(test, limit), key=lambda w: (w.user, w.start))
+    return test_windows(data, window, seed, limit)
 
 
 # --- the validator -------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ the same length, so no padding; checked on SmolLM2: 16 of 16 outputs identical a
 
 from __future__ import annotations
 
-import dataclasses
 import random
+from collections.abc import Iterable
 from pathlib import Path
 
 from recbench import registry
@@ -142,16 +142,21 @@ def _choose(n: int, k: int, seed: str) -> list[int]:
     return sorted(random.Random(seed).sample(range(n), min(k, n)))
 
 
-def _rebuild(folder: Path, results: dict, data_dir: str | None, device: str):
+def _rebuild(folder: Path, results: dict, data_dirs: list[Path], device: str):
     """The run's spec, set-up (with the carried interpreter loaded), dataset and recommender, all checked."""
+    from recbench.leaderboard.validate import Defect, Validator
+
     run_id = results["run_id"]
-    spec = dataclasses.replace(spec_of(results, str(folder)), data_dir=data_dir)
+    spec = spec_of(results, str(folder))
     setup = stages.setup(spec)
     if not setup.interpreter.trainable:
         raise RecbenchError(
             f"{folder}: run {run_id} used the '{spec.interpreter}' baseline; only LLM runs carry an interpreter"
         )
-    data = stages.load_data(spec, results["dataset"]["sha256"], f"run {run_id}")
+    try:  # matched by sha256 among the datasets known here, never read from a path the run names
+        data = stages.data_of(spec, Validator(data_dirs).dataset(results["dataset"]))
+    except Defect as exc:
+        raise RecbenchError(f"{folder}: {exc}") from None
     trained = _recommender(folder, spec, results["recommender"]["checkpoint_sha256"], device)
     stages.prepare_interpreter(spec, setup.interpreter, data, trained, device)
     key = stages.fit_key(spec, setup, data, trained)
@@ -172,12 +177,12 @@ def _rebuild(folder: Path, results: dict, data_dir: str | None, device: str):
     return spec, setup, data, trained
 
 
-def verify_run(folder: Path, k: int, data_dir: str | None = None, device: str = "cpu") -> list[str]:
+def verify_run(folder: Path, k: int, data_dirs: Iterable[Path] = (), device: str = "cpu") -> list[str]:
     """Regenerate ``k`` seeded instances per task and condition; one line per output that differs.
 
-    ``data_dir``: where a ``csv`` dataset lives on this machine (the submission's own ``data_dir`` is
-    never read); ML-100K comes from the installed package. Raises :class:`RecbenchError` (one line)
-    when the submission cannot be verified at all.
+    ``data_dirs``: csv dataset folders the run's dataset may be matched against by sha256 (as for
+    ``leaderboard validate``; the submission's own ``data_dir`` is never read); ML-100K comes from the
+    installed package. Raises :class:`RecbenchError` (one line) when the submission cannot be verified.
     """
     folder = Path(folder)
     if k < 1:
@@ -191,7 +196,7 @@ def verify_run(folder: Path, k: int, data_dir: str | None = None, device: str = 
         )
     results = load_results(folder)
     run_id = results["run_id"]
-    spec, setup, data, trained = _rebuild(folder, results, data_dir, device)
+    spec, setup, data, trained = _rebuild(folder, results, [Path(d) for d in data_dirs], device)
     test = stages.test_instances(spec, setup, data, trained)
     jobs = stages.jobs_of(spec, setup, stages.Instances(test, [], []), setup.interpreter.uses_latents)
     submitted = read_samples(folder).by_task

@@ -20,7 +20,7 @@ from recbench.checkpoint import Checkpointer
 from recbench.data import make_windows, split_windows_by_user
 from recbench.data.base import SequenceData
 from recbench.data.checked import load_checked
-from recbench.data.splits import window_card
+from recbench.data.splits import sample_windows, window_card
 from recbench.errors import ConfigError
 from recbench.gencache import GenerationCache
 from recbench.interpreters.base import Interpreter, InterpreterContext
@@ -66,7 +66,11 @@ class Data:
 
 def load_data(spec: RunSpec, expect_sha256: str | None = None, owner: str = "the run") -> Data:
     """The dataset (its sha256 checked when ``expect_sha256`` is given) and its windows split by user."""
-    data = load_checked(spec.dataset, spec.data_dir, expect_sha256, owner)
+    return data_of(spec, load_checked(spec.dataset, spec.data_dir, expect_sha256, owner))
+
+
+def data_of(spec: RunSpec, data: SequenceData) -> Data:
+    """A loaded dataset's windows split by user, and its card for results.json."""
     splits = split_windows_by_user(make_windows(data, spec.window), seed=spec.seed)
     card = {
         **data.card(),
@@ -111,13 +115,6 @@ class Instances:
     test: dict[str, list[Instance]]  # per evaluated task
     train: list[Instance]
     valid: list[Instance]
-
-
-def sample_windows(windows: list, limit: int | None, rng: random.Random) -> list:
-    """A seeded sample of ``limit`` windows (all when ``limit`` is None), in (user, start) order."""
-    if limit is None or limit >= len(windows):
-        return list(windows)
-    return sorted(rng.sample(windows, limit), key=lambda w: (w.user, w.start))
 
 
 def test_instances(

@@ -37,7 +37,7 @@ def copy(submission, tmp_path):
 
 def test_an_honest_submission_verifies(submission):
     assert carries_interpreter(submission)
-    assert verify_run(submission, 3, data_dir=str(TINY)) == []
+    assert verify_run(submission, 3, data_dirs=[TINY]) == []
 
 
 def test_a_fabricated_output_is_caught(submission, tmp_path):
@@ -46,7 +46,7 @@ def test_a_fabricated_output_is_caught(submission, tmp_path):
     for row in rows:  # claim the interpreter named every target exactly
         row["output"] = row["target"]
     (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    defects = verify_run(run, 3, data_dir=str(TINY))
+    defects = verify_run(run, 3, data_dirs=[TINY])
     assert defects and all("but the carried interpreter writes" in d for d in defects)
     assert len(defects) == 3 * 2 * 2  # 3 instances x 2 tasks x (real, shuffled)
 
@@ -57,7 +57,7 @@ def test_another_interpreter_is_refused(submission, tmp_path):
     meta["window"] = 9
     (run / "interpreter" / "adapter.json").write_text(json.dumps(meta))
     with pytest.raises(RecbenchError, match="cannot be loaded"):
-        verify_run(run, 2, data_dir=str(TINY))
+        verify_run(run, 2, data_dirs=[TINY])
 
 
 def test_an_edited_config_cannot_pass_for_the_run(submission, tmp_path):
@@ -66,7 +66,7 @@ def test_an_edited_config_cannot_pass_for_the_run(submission, tmp_path):
     results["config"]["steps"] = 3
     (run / "results.json").write_text(json.dumps(results))
     with pytest.raises(RecbenchError, match="config was edited"):
-        verify_run(run, 2, data_dir=str(TINY))
+        verify_run(run, 2, data_dirs=[TINY])
 
 
 def test_unknown_files_and_symlinks_in_model_folders_are_defects(submission, tmp_path):
@@ -77,11 +77,61 @@ def test_unknown_files_and_symlinks_in_model_folders_are_defects(submission, tmp
     defects = model_file_defects(run)
     assert any("model.pkl: not a file" in d for d in defects)
     assert any("config.json: must be a regular file" in d for d in defects)
-    assert verify_run(run, 1, data_dir=str(TINY)) == defects
+    assert verify_run(run, 1, data_dirs=[TINY]) == defects
 
 
 def test_a_submission_without_an_interpreter_cannot_be_verified(submission, tmp_path):
     run = copy(submission, tmp_path)
     shutil.rmtree(run / "interpreter")
     with pytest.raises(RecbenchError, match="carries no interpreter/ folder"):
-        verify_run(run, 2, data_dir=str(TINY))
+        verify_run(run, 2, data_dirs=[TINY])
+
+
+def test_cli_validate_verify_passes_an_honest_run_and_fails_a_fabricated_one(submission, tmp_path):
+    from typer.testing import CliRunner
+
+    from recbench.cli import app
+
+    honest = copy(submission, tmp_path / "a")
+    args = ["--quiet", "leaderboard", "validate", "--data-dir", str(TINY), "--verify", "2"]
+    result = CliRunner().invoke(app, [*args, str(honest)])
+    assert result.exit_code == 0, result.output
+    assert f"verified {honest}" in result.stdout
+    faked = copy(submission, tmp_path / "b")
+    forge(faked)  # outputs fabricated, every score re-computed to match: validate alone cannot tell
+    result = CliRunner().invoke(app, [*args[:-2], str(faked)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, [*args, str(faked)])
+    assert result.exit_code == 1, result.output
+    assert "but the carried interpreter writes" in result.stderr and "failed validation" in result.stderr
+
+
+def forge(run) -> None:
+    """Set every real output to its target and re-score everything consistently (a fabricated run)."""
+    from recbench.metrics.base import MetricContext
+    from recbench.results import read_samples, summarise_task, write_run
+    from recbench.results.io import RunSamples
+
+    results = json.loads((run / "results.json").read_text())
+    samples = read_samples(run)
+    ctx = MetricContext(
+        __import__("recbench.data", fromlist=["load_dataset"]).load_dataset("csv", TINY).items
+    )
+    out = RunSamples()
+    for task, groups in samples.by_task.items():
+        for row in groups["real"]:  # the interpreter "named every item"
+            row.output = row.target
+        names = list(results["tasks"][task]["metrics"])
+        block = summarise_task(
+            groups["real"], groups.get("shuffled"), names, ctx, seed=results["seeds"]["bootstrap"]
+        )
+        results["tasks"][task].update(block)
+        for condition, rows in groups.items():
+            for row in rows:
+                out.add(condition, row)
+    keep = run.parent / "models"
+    for sub in ("interpreter", "recommender"):  # write_run replaces the run folder whole
+        shutil.move(str(run / sub), str(keep / sub))
+    write_run(run, results, out)
+    for sub in ("interpreter", "recommender"):
+        shutil.move(str(keep / sub), str(run / sub))
