@@ -11,7 +11,7 @@ demo: install
 test: install
 	bash scripts/install-browser.sh
 	.venv/bin/ruff check recbench tests bench
-	.venv/bin/recbench --quiet leaderboard validate
+	.venv/bin/recbench --quiet leaderboard validate --verify 2
 	.venv/bin/pytest -q
 
 lint: install

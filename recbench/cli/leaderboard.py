@@ -39,6 +39,12 @@ def submit(
     to: Path = typer.Option(SUBMISSIONS, "--to", help="The submissions folder."),
     force: bool = typer.Option(False, "--force", help="Replace an existing submission of the same run."),
     data_dir: list[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    with_models: bool = typer.Option(
+        False,
+        "--with-models",
+        help="Also copy the run's trained interpreter (and a recommender recbench does not ship) from the "
+        "cache, so the row can be verified (`validate --verify`).",
+    ),
 ) -> None:
     """Validate RUN, then copy it to <to>/<interpreter-slug>/<run-id>/ (large samples gzip-compressed)."""
     from recbench.leaderboard.submit import InvalidSubmission, submit_run
@@ -51,6 +57,11 @@ def submit(
             typer.echo(line, err=True)
         raise
     typer.echo(printable(f"submitted {dest}") + (" (samples gzip-compressed)" if packed else ""))
+    if with_models:
+        from recbench.leaderboard.verify import carry_models
+
+        for folder in carry_models(run, dest):
+            typer.echo(printable(f"carried {folder}"))
     typer.echo(printable(f"next: recbench leaderboard validate {dest} && recbench leaderboard build"))
 
 

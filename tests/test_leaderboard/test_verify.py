@@ -135,3 +135,43 @@ def forge(run) -> None:
     write_run(run, results, out)
     for sub in ("interpreter", "recommender"):
         shutil.move(str(keep / sub), str(run / sub))
+
+
+def test_submit_with_models_carries_what_verify_needs(submission, tmp_path):
+    from typer.testing import CliRunner
+
+    from recbench.cli import app
+
+    run = copy(submission, tmp_path / "run")
+    for sub in ("interpreter", "recommender"):
+        shutil.rmtree(run / sub)  # as `recbench run` wrote it: the models are in the cache only
+    to = tmp_path / "submissions"
+    args = [
+        "--quiet",
+        "leaderboard",
+        "submit",
+        str(run),
+        "--to",
+        str(to),
+        "--data-dir",
+        str(TINY),
+        "--with-models",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (dest,) = to.glob("*/*")
+    assert (dest / "interpreter" / "adapter.safetensors").is_file() and (dest / "recommender").is_dir()
+    check = [
+        "--quiet",
+        "leaderboard",
+        "validate",
+        "--submissions",
+        str(to),
+        "--data-dir",
+        str(TINY),
+        "--verify",
+        "1",
+    ]
+    result = CliRunner().invoke(app, check)
+    assert result.exit_code == 0, result.output
+    assert "verified" in result.stdout
