@@ -26,7 +26,7 @@ from recbench.leaderboard.validate import (
 )
 from recbench.metrics.base import Sample
 from recbench.results.io import RunSamples, new_results, write_run
-from recbench.results.scoring import summarise_task
+from recbench.results.scoring import summarise_task, task_block
 from recbench.run.spec import RunSpec
 from recbench.tasks import build_instances
 
@@ -59,6 +59,57 @@ def _top1(windows: list, data: SequenceData, rng: random.Random) -> dict[str, in
             item = rng.randint(1, data.n_items)
         out[w.id] = item
     return out
+
+
+def _results(run_id, label, kind, quality, data, data_dir, n, seed, window, blocks) -> dict:
+    """The results object of a synthetic run: a real RunSpec, a made-up recommender and interpreter."""
+    llm = "tiny-random" if kind == "llm" else None
+    folder_text = None if data_dir is None else str(data_dir)
+    run_spec = RunSpec.resolve(
+        "fast",
+        dataset=data.name,
+        data_dir=folder_text,
+        llm=llm or "smollm2-135m",
+        interpreter="llm" if kind == "llm" else "popular",
+        adapter="linear" if kind == "llm" else "mlp",
+        window=window,
+        limit=n,
+        seed=seed,
+        tasks=tuple(blocks),
+    )
+    if n is None:  # resolve() reads None as "the profile's": every test window is limit None
+        run_spec = dataclasses.replace(run_spec, limit=None)
+    results = new_results(
+        run_id=run_id,
+        created="2026-11-26T21:40:00+00:00",
+        command=f"recbench run --dataset {data.name} --llm tiny-random --seed {seed}"
+        + (f" --limit {n}" if n is not None else ""),
+        recbench={"version": "0.1.0", "git_commit": "0" * 40, "git_dirty": False},
+        dataset={**dataset_card(data, window, seed), "data_dir": folder_text},
+        recommender={
+            "name": "sasrec",
+            "config": {"hidden": 16},
+            "seed": seed,
+            "checkpoint_sha256": "c" * 64,
+            "test": {"hr@10": 0.25, "ndcg@10": 0.12, "hr@20": 0.4, "ndcg@20": 0.16, "n": 30},
+        },
+        interpreter={
+            "kind": kind,
+            "name": run_spec.interpreter,
+            "label": label,
+            "llm": llm,
+            "adapter": "linear" if kind == "llm" else None,
+            "lora": None,
+            "identity": run_id,
+            "config": {"quality": quality},
+        },
+        config=run_spec.to_dict(),
+        seeds=run_spec.seeds,
+        hardware={"device": "cpu", "gpu": None, "python": "3.11", "cpus": 2},
+        timings={"data": 0.1, "generate": 1.0, "score": 0.5, "total": 1.6},
+        tasks=blocks,
+    )
+    return results
 
 
 def make_run(
@@ -111,59 +162,9 @@ def make_run(
     for spec in specs:
         groups = rows[spec.name]
         scores = summarise_task(groups["real"], groups.get("shuffled"), list(spec.metrics), scoring, seed)
-        blocks[spec.name] = {
-            "version": spec.version,
-            "main_metric": spec.main_metric,
-            "generation": {"max_new_tokens": spec.max_new_tokens, "until": list(spec.until), "greedy": True},
-            **scores,
-        }
+        blocks[spec.name] = task_block(spec, scores)
         for condition, group in groups.items():
             for s in group:
                 samples.add(condition, s)
-    llm = "tiny-random" if kind == "llm" else None
-    folder_text = None if data_dir is None else str(data_dir)
-    run_spec = RunSpec.resolve(
-        "fast",
-        dataset=data.name,
-        data_dir=folder_text,
-        llm=llm or "smollm2-135m",
-        interpreter="llm" if kind == "llm" else "popular",
-        adapter="linear" if kind == "llm" else "mlp",
-        window=window,
-        limit=n,
-        seed=seed,
-        tasks=tuple(blocks),
-    )
-    if n is None:  # resolve() reads None as "the profile's": every test window is limit None
-        run_spec = dataclasses.replace(run_spec, limit=None)
-    results = new_results(
-        run_id=run_id,
-        created="2026-11-26T21:40:00+00:00",
-        command=f"recbench run --dataset {data.name} --llm tiny-random --seed {seed}"
-        + (f" --limit {n}" if n is not None else ""),
-        recbench={"version": "0.1.0", "git_commit": "0" * 40, "git_dirty": False},
-        dataset={**dataset_card(data, window, seed), "data_dir": folder_text},
-        recommender={
-            "name": "sasrec",
-            "config": {"hidden": 16},
-            "seed": seed,
-            "checkpoint_sha256": "c" * 64,
-            "test": {"hr@10": 0.25, "ndcg@10": 0.12, "hr@20": 0.4, "ndcg@20": 0.16, "n": 30},
-        },
-        interpreter={
-            "kind": kind,
-            "name": run_spec.interpreter,
-            "label": label,
-            "llm": llm,
-            "adapter": "linear" if kind == "llm" else None,
-            "lora": None,
-            "identity": run_id,
-            "config": {"quality": quality},
-        },
-        config=run_spec.to_dict(),
-        seeds=run_spec.seeds,
-        hardware={"device": "cpu", "gpu": None, "python": "3.11", "cpus": 2},
-        timings={"data": 0.1, "generate": 1.0, "score": 0.5, "total": 1.6},
-        tasks=blocks,
-    )
+    results = _results(run_id, label, kind, quality, data, data_dir, n, seed, window, blocks)
     return write_run(Path(folder), results, samples)

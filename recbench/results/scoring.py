@@ -27,6 +27,16 @@ def summarise_task(
     return block
 
 
+def task_block(task, scores: dict) -> dict:
+    """One ``tasks.<name>`` block of results.json: the task's definition (a TaskSpec), then its scores."""
+    return {
+        "version": task.version,
+        "main_metric": task.main_metric,
+        "generation": {"max_new_tokens": task.max_new_tokens, "until": list(task.until), "greedy": True},
+        **scores,
+    }
+
+
 def rescore_run(folder: Path, ctx: MetricContext | None = None) -> tuple[dict, dict]:
     """Recompute every task block of a run from its samples.
 

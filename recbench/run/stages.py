@@ -29,6 +29,7 @@ from recbench.metrics.embedding_cache import CachedEmbedder
 from recbench.recommenders.base import pad_left
 from recbench.recommenders.train import TrainedRecommender, train_recommender
 from recbench.results import RunSamples, summarise_task
+from recbench.results.scoring import task_block
 from recbench.run.latents import attach_latents, recommender_top1, shuffled
 from recbench.run.parallel import Ranks, Unit, assign, chunk_size, count_units, too_many_processes
 from recbench.run.spec import RunSpec, generation_keys, interpreter_fit_key, interpreter_key
@@ -326,16 +327,6 @@ def sample_of(inst: Instance, output: str) -> Sample:
         rec_top1=inst.rec_top1,
         target_genres=list(inst.target_genres),
     )
-
-
-def task_block(task: TaskSpec, scores: dict) -> dict:
-    """One ``tasks.<name>`` block of results.json: the task's definition, then its scores."""
-    return {
-        "version": task.version,
-        "main_metric": task.main_metric,
-        "generation": {"max_new_tokens": task.max_new_tokens, "until": list(task.until), "greedy": True},
-        **scores,
-    }
 
 
 def score(spec: RunSpec, s: Setup, d: Data, outputs: dict, ctx: MetricContext) -> tuple[dict, RunSamples]:
