@@ -223,9 +223,15 @@ def _quantize(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def load_state_checked(module: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     """load_state_dict, but a missing key or shape mismatch is one CheckpointError line naming the file."""
     for key in [k for k in state if k.endswith(SCALE)]:  # int8 rows back to the matrices they stand for
-        base = key[: -len(SCALE)]
-        if base in state:
-            state[base] = state[base].to(torch.float32) * state.pop(key).to(torch.float32)
+        base, scale = key[: -len(SCALE)], state.pop(key)
+        if base not in state:
+            raise CheckpointError(f"checkpoint {path} does not fit: '{key}' scales no matrix")
+        if state[base].dim() != 2 or tuple(scale.shape) != (state[base].shape[0], 1):
+            raise CheckpointError(
+                f"checkpoint {path} does not fit: '{key}' has shape {list(scale.shape)} for "
+                f"'{base}' of shape {list(state[base].shape)}"
+            )
+        state[base] = state[base].to(torch.float32) * scale.to(torch.float32)
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))
