@@ -40,7 +40,7 @@ from recbench.errors import ConfigError, RecbenchError, UnknownNameError
 from recbench.metrics.base import MetricContext, Sample
 from recbench.names import MAX_NAME_CHARS, interpreter_slug, name_problem, printable, shown, type_name
 from recbench.results.compare import compare_task, tolerance
-from recbench.results.io import CONDITIONS, RESULTS, SAMPLES, SCHEMA_VERSION
+from recbench.results.io import CONDITIONS, RESULTS, SAMPLES, SCHEMA_VERSION, parse_json_bytes
 from recbench.results.schema import check_schema, non_finite
 from recbench.results.scoring import summarise_task
 
@@ -189,17 +189,9 @@ def parse_json(path: Path, raw: bytes, where: str = "") -> object:
     if depth > MAX_JSON_DEPTH:
         raise Defect(f"{path}: {where}JSON nested {depth} deep; at most {MAX_JSON_DEPTH} levels are allowed")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise Defect(f"{path}: {where}not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise Defect(
-            f"{path}: {where}malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    except ValueError as exc:
-        raise Defect(f"{path}: {where}{exc} (NaN and infinities are not allowed)") from None
-    except RecursionError:  # pragma: no cover - the depth check comes first
-        raise Defect(f"{path}: {where}JSON nested too deep") from None
+        return parse_json_bytes(path, raw, where)
+    except ConfigError as exc:
+        raise Defect(str(exc)) from None
 
 
 # --- a run folder, read and parsed ---------------------------------------------------------------------

@@ -82,6 +82,25 @@ def _reject_constant(name: str):
     raise ValueError(f"non-finite number {name}")
 
 
+def parse_json_bytes(path: Path, raw: bytes, where: str = "") -> object:
+    """Parse a JSON file's bytes; every defect is one :class:`ConfigError` naming the file and position.
+
+    ``where`` prefixes the problem (``"line 3: "``). NaN and infinities are refused.
+    """
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: {where}not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: {where}malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {where}{exc} (NaN and infinities are not allowed)") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: {where}JSON nested too deep") from None
+
+
 def load_results(path: Path) -> dict:
     """Parse and check a results.json (or the folder holding it); one-line errors for every defect."""
     path = Path(path)
@@ -89,16 +108,7 @@ def load_results(path: Path) -> dict:
         path = path / RESULTS
     if not path.is_file():
         raise ConfigError(f"{path}: no results.json here (is this a run folder?)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {exc} (NaN and infinities are not allowed)") from None
+    data = parse_json_bytes(path, path.read_bytes())
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a JSON object")
     version = data.get("schema_version")
