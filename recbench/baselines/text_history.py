@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from recbench.interpreters.base import Interpreter
+from recbench.interpreters.decode import answer_text
 from recbench.llms import load_llm
 
 SLOT = "<rec_emb>"
@@ -106,11 +107,7 @@ class TextHistory(Interpreter):
         return out
 
     def _finish(self, row: list[int], stop: list[str]) -> str:
-        row = row[: next((j for j, t in enumerate(row) if t in self.eos_ids), len(row))]  # eos, then padding
-        text = self.tokenizer.decode(row, skip_special_tokens=True)
-        for s in stop:
-            text = text.split(s, 1)[0]
-        return text.strip()
+        return answer_text(self.tokenizer, row, self.eos_ids, stop)
 
 
 class StopStrings:

@@ -79,3 +79,12 @@ def greedy_decode(
         positions = positions[:, -1:] + 1
         step_inputs = {"input_ids": tokens[:, None]}
     return out
+
+
+def answer_text(tokenizer, row: list[int], eos_ids: list[int], stop: list[str]) -> str:
+    """The answer a generated row of ids spells: cut at the first end id, decoded, cut at the first stop string."""
+    row = row[: next((j for j, t in enumerate(row) if t in eos_ids), len(row))]  # eos, then padding
+    text = tokenizer.decode(row, skip_special_tokens=True)
+    for s in stop:
+        text = text.split(s, 1)[0]
+    return text.strip()

@@ -372,11 +372,7 @@ class SoftPromptModel(nn.Module):
         return out
 
     def _finish(self, row: list[int], stop: list[str]) -> str:
-        row = row[: next((j for j, t in enumerate(row) if t in self.eos_ids), len(row))]  # eos, then padding
-        text = self.tokenizer.decode(row, skip_special_tokens=True)
-        for s in stop:
-            text = text.split(s, 1)[0]
-        return text.strip()
+        return decode.answer_text(self.tokenizer, row, self.eos_ids, stop)
 
     # --- checkpoints --------------------------------------------------------------------------------
 
