@@ -28,8 +28,7 @@ from recbench.errors import RecbenchError
 from recbench.names import printable
 from recbench.results import load_results, read_samples
 from recbench.run import stages
-from recbench.run.reload import spec_of
-from recbench.run.spec import interpreter_key
+from recbench.run.reload import check_fit, trained_setup
 
 INTERPRETER = "interpreter"
 RECOMMENDER = "recommender"
@@ -146,28 +145,14 @@ def _rebuild(folder: Path, results: dict, data_dirs: list[Path], device: str):
     """The run's spec, set-up (with the carried interpreter loaded), dataset and recommender, all checked."""
     from recbench.leaderboard.validate import Defect, Validator
 
-    run_id = results["run_id"]
-    spec = spec_of(results, str(folder))
-    setup = stages.setup(spec)
-    if not setup.interpreter.trainable:
-        raise RecbenchError(
-            f"{folder}: run {run_id} used the '{spec.interpreter}' baseline; only LLM runs carry an interpreter"
-        )
+    spec, setup = trained_setup(results, str(folder))
     try:  # matched by sha256 among the datasets known here, never read from a path the run names
         data = stages.data_of(spec, Validator(data_dirs).dataset(results["dataset"]))
     except Defect as exc:
         raise RecbenchError(f"{folder}: {exc}") from None
     trained = _recommender(folder, spec, results["recommender"]["checkpoint_sha256"], device)
     stages.prepare_interpreter(spec, setup.interpreter, data, trained, device)
-    key = stages.fit_key(spec, setup, data, trained)
-    if key != (results["interpreter"].get("training") or {}).get("key"):
-        raise RecbenchError(
-            f"{folder}: the interpreter rebuilt from its config is not the one the run recorded (fit key)"
-        )
-    if interpreter_key(setup.interpreter.identity(), key) != results["interpreter"].get("identity"):
-        raise RecbenchError(
-            f"{folder}: the interpreter rebuilt from its config is not the one the run recorded (identity)"
-        )
+    check_fit(spec, setup, data, trained, results, str(folder))
     try:
         setup.interpreter.load(folder / INTERPRETER)
     except (OSError, ValueError, KeyError, RecbenchError) as exc:

@@ -72,30 +72,45 @@ def run_tasks(results: dict) -> list[str]:
     return list(results.get("tasks") or {})
 
 
+def trained_setup(results: dict, where: str) -> tuple[RunSpec, stages.Setup]:
+    """The run's spec and set-up; a run whose interpreter was not trained has nothing to rebuild."""
+    spec = spec_of(results, where)
+    setup = stages.setup(spec)
+    if not setup.interpreter.trainable:
+        raise ConfigError(
+            f"{where}: run {results['run_id']} used the '{spec.interpreter}' interpreter; only trained "
+            "(LLM) interpreters can be rebuilt"
+        )
+    return spec, setup
+
+
+def check_fit(
+    spec: RunSpec, setup: stages.Setup, data, trained, results: dict, where: str
+) -> tuple[str, str]:
+    """``(fit key, identity)`` of the interpreter rebuilt from the spec; both must be the ones recorded."""
+    key = stages.fit_key(spec, setup, data, trained)
+    identity = interpreter_key(setup.interpreter.identity(), key)
+    recorded = (results["interpreter"].get("training") or {}).get("key")
+    if key != recorded or identity != results["interpreter"].get("identity"):
+        raise ConfigError(
+            f"{where}: the interpreter rebuilt from run {results['run_id']}'s config is not the one that ran "
+            "(its LLM, adapter or task files changed since); re-run its command"
+        )
+    return key, identity
+
+
 def load_run(folder: str | Path, device: str = "cpu") -> LoadedRun:
     """The run's recommender and trained interpreter (both from the cache), checked against the run."""
     folder = Path(folder)
     results = load_results(folder)  # clear one-line errors for a missing, malformed or older run
     run_id = results["run_id"]
-    spec = spec_of(results, str(folder))
-    setup = stages.setup(spec)
-    if not setup.interpreter.trainable:
-        raise ConfigError(
-            f"run {run_id} used the '{spec.interpreter}' interpreter; only trained (LLM) interpreters can be served"
-        )
+    spec, setup = trained_setup(results, str(folder))
     data = stages.load_data(spec, results["dataset"].get("sha256"), f"run {run_id}")
     trained = stages.recommender(
         spec, data.data, device, expect_sha256=results["recommender"].get("checkpoint_sha256")
     )
     stages.prepare_interpreter(spec, setup.interpreter, data, trained, device)
-    key = stages.fit_key(spec, setup, data, trained)
-    recorded = (results["interpreter"].get("training") or {}).get("key")
-    identity = interpreter_key(setup.interpreter.identity(), key)
-    if key != recorded or identity != results["interpreter"].get("identity"):
-        raise ConfigError(
-            f"the interpreter rebuilt from run {run_id}'s config is not the one that ran (its LLM, "
-            "adapter or task files changed since); re-run its command"
-        )
+    key, identity = check_fit(spec, setup, data, trained, results, str(folder))
     entry = find_entry("interpreters", f"{setup.interpreter.name}-{key}")
     if entry is None:
         raise ConfigError(
