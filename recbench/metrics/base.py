@@ -22,12 +22,48 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class RoundTrip:
+    """What the recommender makes of an answer (round-trip faithfulness; docs/metrics.md).
+
+    ``items``: the catalogue items the answer names, fed back to the recommender as a sequence (in
+    the answer's order); ``top10``: the recommender's top-10 for that sequence, best first, over the
+    same candidates as the window's own top-10 (the window's items excluded); ``top1_rank``: the
+    1-based rank, in that ranking, of the window's own top-1. An answer that names no item has
+    ``items == []``, ``top10 == []`` and ``top1_rank is None``: nothing to feed back.
+    """
+
+    items: list[int]
+    top10: list[int]
+    top1_rank: int | None
+
+    @classmethod
+    def from_dict(cls, data: object) -> RoundTrip | None:
+        """Inverse of ``asdict`` (``None`` stays ``None``); a malformed value raises ``ValueError``."""
+        if data is None:
+            return None
+        if not isinstance(data, dict) or set(data) != {"items", "top10", "top1_rank"}:
+            raise ValueError("roundtrip must be an object with items, top10 and top1_rank")
+        rank = data["top1_rank"]
+        return cls(
+            items=[int(i) for i in data["items"]],
+            top10=[int(i) for i in data["top10"]],
+            top1_rank=None if rank is None else int(rank),
+        )
+
+
+OPTIONAL = ("rec_top10", "next_item", "roundtrip")  # inputs added after samples.jsonl's first format
+
+
+@dataclass
 class Sample:
     """One scored instance; also one line of samples.jsonl.
 
     ``target_items`` are the internal item ids the output should name: the window's items
     (seq_recovery, description) or the one item (residual_id, next_item). ``rec_top1`` is the
-    recommender's own top-1 item (next_item); ``target_genres`` the window's main genres (description).
+    recommender's own top-1 item and ``rec_top10`` its top-10, best first (items in the window
+    excluded); ``next_item`` the window's true next item; ``target_genres`` the window's main genres
+    (description); ``roundtrip`` what the recommender makes of the answer (round-trip faithfulness).
+    Each is filled only when the task declares the input (``inputs:`` in its YAML).
     """
 
     id: str
@@ -39,10 +75,17 @@ class Sample:
     rec_top1: int | None = None
     target_genres: list[str] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
+    rec_top10: list[int] = field(default_factory=list)
+    next_item: int | None = None
+    roundtrip: RoundTrip | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict with every field."""
-        return asdict(self)
+        """Plain JSON-ready dict: every field, but the optional inputs only when set (:data:`OPTIONAL`)."""
+        out = asdict(self)
+        for name in OPTIONAL:
+            if out[name] in (None, []):
+                del out[name]  # a task that does not declare the input writes the lines it always wrote
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Sample:
@@ -67,8 +110,11 @@ class Sample:
                 rec_top1=None if data.get("rec_top1") is None else int(data["rec_top1"]),
                 target_genres=[str(g) for g in data.get("target_genres", [])],
                 scores={str(k): float(v) for k, v in data.get("scores", {}).items()},
+                rec_top10=[int(i) for i in data.get("rec_top10", [])],
+                next_item=None if data.get("next_item") is None else int(data["next_item"]),
+                roundtrip=RoundTrip.from_dict(data.get("roundtrip")),
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise ConfigError(f"{where}: malformed field: {exc}") from None
 
 

@@ -105,6 +105,42 @@ class Top1Agreement(HitAt1):
         return sample.rec_top1
 
 
+class TrueNextHitAt1(HitAt1):
+    """1 if the first title the output names is the window's true next item, else 0.
+
+    Same matching as hit_at_1, against ``next_item``: the secondary column of a task whose target is
+    the recommender's own belief (next_item v2); a sample without ``next_item`` is an error.
+    """
+
+    name = "true_next_hit_at_1"
+    needs = ("next_item",)  # a task using it declares `inputs: [next_item]`
+
+    def _expected(self, sample: Sample) -> int:
+        self.require(sample, "next_item")
+        assert sample.next_item is not None
+        return sample.next_item
+
+
+class Top10Agreement(Metric):
+    """1 if the first title the output names is among the recommender's own top-10 items, else 0.
+
+    Same matching as hit_at_1 (a repeated catalogue title counts for each item carrying it), against
+    ``rec_top10``; a sample without ``rec_top10`` is an error.
+    """
+
+    name = "top10_agreement"
+    needs = ("rec_top10",)  # a task using it declares `inputs: [rec_top10]`
+
+    def per_sample(self, samples: list[Sample], ctx: MetricContext) -> list[float]:
+        """1.0 / 0.0 per sample."""
+        out = []
+        for s in samples:
+            self.require(s, "rec_top10")
+            first = ctx.matcher.first_match(s.output)
+            out.append(1.0 if first is not None and set(first.item_ids) & set(s.rec_top10) else 0.0)
+        return out
+
+
 class GenreHit(Metric):
     """Fraction of the target genres the output names (whole words, small synonym table).
 

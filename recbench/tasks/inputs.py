@@ -10,8 +10,16 @@ from recbench.errors import ConfigError
 
 INPUTS: dict[str, str] = {
     "rec_top1": "the recommender's own top-1 next item for the window (items in the window excluded)",
+    "rec_top10": "the recommender's own top-10 next items for the window, best first (items in the window excluded)",
+    "next_item": "the window's true next item (the interaction that follows it)",
     "genres": "the window's two most common genres, from the dataset's item metadata",
+    "roundtrip": (
+        "what the recommender makes of the answer: the items it names (task field answer_items) fed back "
+        "as a sequence, and the recommender's top-10 for them (computed after generation)"
+    ),
 }
+# Inputs the recommender computes: re-derived only where its checkpoint is at hand (``--verify``).
+FROM_RECOMMENDER = ("rec_top1", "rec_top10", "roundtrip")
 
 
 def check_declared(inputs: object) -> tuple[str, ...]:
