@@ -24,22 +24,23 @@ FALLBACK_TEMPLATE = " {{titles}}."  # a task file we cannot load (e.g. given by 
 _FIELD = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
-def target_template(task: str) -> str:
-    """The task's ``doc_to_target`` template, or :data:`FALLBACK_TEMPLATE` when its file is not found."""
-    return _template(search_path(), task)
+def target_template(task: str, version: int | None = None) -> str:
+    """The ``doc_to_target`` template of ``task`` at ``version`` (None: its latest), or
+    :data:`FALLBACK_TEMPLATE` when its file is not found."""
+    return _template(search_path(), task, version)
 
 
 @lru_cache(maxsize=64)
-def _template(folders: tuple[str, ...], task: str) -> str:
+def _template(folders: tuple[str, ...], task: str, version: int | None) -> str:
     # keyed by the task search path too: include paths may change between calls
     try:
-        return load_task(task).doc_to_target
+        return load_task(task, version).doc_to_target
     except RecbenchError:
         return FALLBACK_TEMPLATE
 
 
-def template_fields(task: str) -> set[str]:
-    return set(_FIELD.findall(target_template(task)))
+def template_fields(task: str, version: int | None = None) -> set[str]:
+    return set(_FIELD.findall(target_template(task, version)))
 
 
 def answer_size(inst: Instance, window: int) -> int:
@@ -48,7 +49,7 @@ def answer_size(inst: Instance, window: int) -> int:
     Read from the target template's fields; a template with neither kind falls back to the number
     of target items (which is fixed by the task, not by the instance's content).
     """
-    fields = template_fields(inst.task)
+    fields = template_fields(inst.task, inst.version)
     if fields & WINDOW_FIELDS:
         return window
     if fields & ITEM_FIELDS:
@@ -70,9 +71,10 @@ def answer_document(items: Sequence[int], data) -> dict[str, str]:
     }
 
 
-def answer_text(task: str, items: Sequence[int], data) -> str:
-    """``task``'s target template filled from the predicted ``items``, stripped like the targets are."""
+def answer_text(task: str, items: Sequence[int], data, version: int | None = None) -> str:
+    """The target template of ``task`` (at ``version``; None: its latest) filled from the predicted
+    ``items``, stripped like the targets are."""
     doc = answer_document(items, data)
     if not items:
         return ""
-    return _FIELD.sub(lambda m: doc.get(m.group(1), ""), target_template(task)).strip()
+    return _FIELD.sub(lambda m: doc.get(m.group(1), ""), target_template(task, version)).strip()

@@ -74,5 +74,5 @@ class KNNProbe(Interpreter):
         texts = []
         for inst, best in zip(instances, self.neighbours(instances), strict=True):
             items = [] if best is None else self.answers[inst.task][best]
-            texts.append(answer_text(inst.task, items, self.ctx.data))
+            texts.append(answer_text(inst.task, items, self.ctx.data, inst.version))
         return texts

@@ -33,7 +33,7 @@ from recbench.interpreters.base import Interpreter
 
 def probe_mode(inst) -> str:
     """``"positions"`` for window-kind targets, ``"last"`` for one-item ones."""
-    fields = template_fields(inst.task)
+    fields = template_fields(inst.task, inst.version)
     if fields & WINDOW_FIELDS:
         return "positions"
     if fields & ITEM_FIELDS:
@@ -163,4 +163,4 @@ class LinearProbe(Interpreter):
             return [int(probe.log_probs(last_features(inst)[None]).argmax()) + 1]
 
     def generate(self, instances, *, max_new_tokens, stop, progress=None) -> list[str]:
-        return [answer_text(inst.task, self.predict(inst), self.ctx.data) for inst in instances]
+        return [answer_text(inst.task, self.predict(inst), self.ctx.data, inst.version) for inst in instances]

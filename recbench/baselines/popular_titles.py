@@ -53,7 +53,7 @@ class PopularTitles(Interpreter):
         return ranking[: answer_size(inst, self.ctx.window)]
 
     def generate(self, instances, *, max_new_tokens, stop, progress=None) -> list[str]:
-        return [answer_text(inst.task, self.predict(inst), self.ctx.data) for inst in instances]
+        return [answer_text(inst.task, self.predict(inst), self.ctx.data, inst.version) for inst in instances]
 
 
 def _rank(counts: Counter) -> list[int]:

@@ -32,4 +32,4 @@ class RandomTitles(Interpreter):
         return rng.sample(range(1, n_items + 1), k)
 
     def generate(self, instances, *, max_new_tokens, stop, progress=None) -> list[str]:
-        return [answer_text(inst.task, self.predict(inst), self.ctx.data) for inst in instances]
+        return [answer_text(inst.task, self.predict(inst), self.ctx.data, inst.version) for inst in instances]

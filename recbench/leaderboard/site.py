@@ -227,7 +227,7 @@ def index_tables(subs: list[Submission]) -> list[dict]:
             groups.setdefault(key, []).append((sub, block))
     tables = []
     for (dataset, sha, task, version), members in sorted(groups.items()):
-        spec = task_definition(task)
+        spec = task_definition(task, version)
         main = spec.main_metric
         metrics = [main] + [m for m in spec.metrics if m != main]
         # (a row without the main metric cannot pass validate; it would sort last, never be dropped)

@@ -408,14 +408,22 @@ def read_run(
 # --- what the task definitions, names and settings require --------------------------------------------
 
 
-def task_definition(name: str):
-    """The installed definition of task ``name`` (looked up by name only, never as a path)."""
-    from recbench.tasks.search import task_files
+def task_definition(name: str, version: int | None = None):
+    """The installed definition of task ``name`` at ``version`` (None: its latest), by name only, never
+    as a path. recbench keeps every version's definition (``tasks/builtin/versions/``), so a run is
+    checked against the version it recorded."""
+    from recbench.tasks.search import task_versions
 
-    files = task_files()
-    if name not in files:
-        raise UnknownNameError(registry.unknown_name_message("task", printable(name[:60]), sorted(files)))
-    path = Path(files[name])
+    tasks = task_versions()
+    if name not in tasks:
+        raise UnknownNameError(registry.unknown_name_message("task", printable(name[:60]), sorted(tasks)))
+    versions = tasks[name]
+    if version is None:
+        version = max(versions)
+    if version not in versions:
+        have = ", ".join(str(v) for v in sorted(versions))
+        raise UnknownNameError(f"recbench defines no version {version} of task {name} (versions: {have})")
+    path = Path(versions[version])
     return _load_task_file(str(path), path.stat().st_mtime_ns)
 
 
@@ -427,19 +435,17 @@ def _load_task_file(path: str, mtime_ns: int):
 
 
 def definition_defects(where: Path, results: dict) -> list[str]:
-    """Each task must be an installed task of the same version, with its main metric and metric list."""
+    """Each task must be an installed task at a version recbench defines, with its main metric and metric list."""
     out = []
     for task, block in results["tasks"].items():
         try:
-            spec = task_definition(task)
+            spec = task_definition(task, block["version"])
+        except UnknownNameError as exc:
+            field = "version" if task in _defined_versions() else ""
+            out.append(f"{where}: tasks.{task}{'.' + field if field else ''}: {exc}")
+            continue
         except RecbenchError as exc:
             out.append(f"{where}: tasks.{task}: {exc}")
-            continue
-        if block["version"] != spec.version:
-            out.append(
-                f"{where}: tasks.{task}.version: {block['version']}, but the installed {task} is version "
-                f"{spec.version} (recbench keeps no other version's definition; re-run with this recbench)"
-            )
             continue
         if block["main_metric"] != spec.main_metric:
             out.append(
@@ -471,6 +477,12 @@ def definition_defects(where: Path, results: dict) -> list[str]:
                 f"{where}: tasks.{task}.controls.shuffled: missing; an LLM run must report its shuffled control"
             )
     return out
+
+
+def _defined_versions() -> dict[str, set[int]]:
+    from recbench.tasks.search import task_versions
+
+    return {name: set(versions) for name, versions in task_versions().items()}
 
 
 def _relative(path: Path, root: Path) -> Path | None:
@@ -543,6 +555,15 @@ def check_structure(run: RunFiles, submissions: Path | None = None) -> list[str]
     extra = [t for t in tasks if t not in spec.tasks]
     if extra:
         out.append(f"{where}: tasks: {', '.join(shown(t) for t in extra)} not in config.tasks")
+    defined = _defined_versions()
+    for task, block in results["tasks"].items():
+        if block["version"] not in defined.get(task, ()):
+            continue  # definition_defects said so
+        if task in spec.tasks and block["version"] != spec.task_version(task):
+            out.append(
+                f"{where}: tasks.{task}.version: {block['version']}, but config.task_versions gives "
+                f"version {spec.task_version(task)}"
+            )
     if spec.dataset != results["dataset"]["name"]:
         out.append(
             f"{where}: config.dataset: {shown(spec.dataset)}, but dataset.name is {shown(results['dataset']['name'])}"
@@ -753,12 +774,13 @@ class Validator:
         """The test instances ``recbench run`` builds for these settings: same windows, same ids."""
         from recbench.tasks import build_instances
 
-        key = (card["name"], card["sha256"], spec.window, spec.seed, spec.limit, tuple(spec.tasks))
+        tasks = tuple((t, spec.task_version(t)) for t in spec.tasks)
+        key = (card["name"], card["sha256"], spec.window, spec.seed, spec.limit, tasks)
         if key not in self._derived:
             data = self.dataset(card)
             test = sample_test_windows(data, spec.window, spec.seed, spec.limit)
             instances = {
-                t: build_instances(task_definition(t), test, data, {"rec_top1": {}}) for t in spec.tasks
+                t: build_instances(task_definition(t, v), test, data, {"rec_top1": {}}) for t, v in tasks
             }
             self._derived[key] = _Derived(data, instances)
         return self._derived[key]
@@ -825,7 +847,7 @@ class Validator:
             groups = run.rows.get(task, {})
             if not groups.get("real"):
                 out.append(f"{path}: task {task} has no real rows")
-            declared = "rec_top1" in task_definition(task).inputs
+            declared = "rec_top1" in task_definition(task, block["version"]).inputs
             real_top1 = {s.id: s.rec_top1 for s in groups.get("real", [])}
             for condition, rows in groups.items():
                 out += _row_defects(path, f"{task} ({condition})", rows, expected, settings)
@@ -845,7 +867,7 @@ class Validator:
         where, path = run.folder / RESULTS, run.samples_path
         ctx, embeddings = self.context(derived.data)
         seed = int(run.results["seeds"].get("bootstrap", spec.seed))
-        tasks = {t: task_definition(t).metrics for t in run.results["tasks"]}
+        tasks = {t: task_definition(t, b["version"]).metrics for t, b in run.results["tasks"].items()}
         try:
             prefetch_embeddings(ctx, embeddings, tasks, run.rows)
         except RecbenchError as exc:

@@ -118,6 +118,6 @@ def load_run(folder: str | Path, device: str = "cpu") -> LoadedRun:
             f"re-run its command to rebuild it: {results.get('command', 'recbench run ...')}"
         )
     setup.interpreter.load(entry)
-    tasks = {name: load_task(name) for name in run_tasks(results)}
+    tasks = {name: load_task(name, spec.task_version(name)) for name in run_tasks(results)}
     windows = {w.id: w for split in data.splits.values() for w in split}
     return LoadedRun(folder, results, spec, data.data, trained, setup.interpreter, identity, tasks, windows)

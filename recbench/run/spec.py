@@ -51,6 +51,9 @@ class RunSpec:
     chat_template: bool = True
     tasks: tuple[str, ...] = DEFAULT_TASKS  # the tasks this run evaluates
     train_tasks: tuple[str, ...] = DEFAULT_TASKS  # the tasks the interpreter is trained on
+    # the version of each task above, where it is not 1 (resolve() pins every task's version: the
+    # latest, or N for "name@N"); a config written before versions coexisted ran version 1 of each
+    task_versions: dict = field(default_factory=dict)
     window: int = 5
     limit: int | None = 100  # test instances per task (seeded sample); None = all
     train_limit: int | None = None  # training windows (seeded sample); None = all
@@ -83,6 +86,7 @@ class RunSpec:
             values["adapter_options"] = default_adapter_options(profile, overrides["adapter"])
         # the interpreter is trained on the profile's tasks whatever subset is evaluated
         values.setdefault("train_tasks", DEFAULTS.train_tasks)
+        values.update(pin_task_versions(values.get("tasks", DEFAULTS.tasks), values["train_tasks"]))
         return cls.from_dict(values, where="run settings")
 
     @classmethod
@@ -124,6 +128,8 @@ class RunSpec:
             (len(self.tasks) > 0, "no tasks selected"),
             (len(self.train_tasks) > 0, "no training tasks selected"),
             (len(set(self.tasks)) == len(self.tasks), f"a task is named twice in {list(self.tasks)}"),
+            (not (set(self.task_versions) - set(self.tasks) - set(self.train_tasks)),
+             f"task_versions names a task the run neither evaluates nor trains on: {sorted(self.task_versions)}"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
@@ -135,7 +141,12 @@ class RunSpec:
         d = asdict(self)
         d["tasks"] = list(self.tasks)
         d["train_tasks"] = list(self.train_tasks)
+        d["task_versions"] = dict(sorted(self.task_versions.items()))
         return d
+
+    def task_version(self, task: str) -> int:
+        """The version of ``task`` this run uses (1 unless :attr:`task_versions` says otherwise)."""
+        return self.task_versions.get(task, 1)
 
     def run_id(self) -> str:
         """Readable and unique per spec: the same command maps to the same folder."""
@@ -148,6 +159,8 @@ class RunSpec:
         identity = self.to_dict()
         if self.train_tasks == self.tasks:  # as every run before train_tasks existed: same id as then
             del identity["train_tasks"]
+        if not self.task_versions:  # every task at version 1: as every run before versions coexisted
+            del identity["task_versions"]
         return f"{slug}-{stable_hash(identity, 8)}"
 
     @property
@@ -189,6 +202,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "chat_template": ((bool,), False),
     "tasks": ((list, tuple), False),
     "train_tasks": ((list, tuple), False),
+    "task_versions": ((dict,), False),
     "window": ((int,), False),
     "limit": ((int,), True),
     "train_limit": ((int,), True),
@@ -218,9 +232,19 @@ def _coerce(name: str, value: object, where: str) -> object:
     if name in ("lr", "weight_decay"):
         return float(value)
     if name in ("tasks", "train_tasks"):
-        if not all(isinstance(t, str) and t for t in value):
+        if not all(isinstance(t, str) and t and "@" not in t for t in value):
             raise ConfigError(f"{where}: {name} must be a list of task names, got {list(value)!r:.80}")
         return tuple(value)
+    if name == "task_versions":
+        ok = all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 2
+            for k, v in value.items()
+        )
+        if not ok:
+            raise ConfigError(
+                f"{where}: task_versions must map task names to versions >= 2 (1 is left out), got {value!r:.80}"
+            )
+        return dict(value)
     if name in ("adapter_options", "lora"):
         try:
             json.dumps(value, allow_nan=False)
@@ -228,6 +252,32 @@ def _coerce(name: str, value: object, where: str) -> object:
             raise ConfigError(f"{where}: {name} must hold JSON values only, got {value!r:.80}") from None
         return dict(value)
     return value
+
+
+def pin_task_versions(tasks, train_tasks) -> dict:
+    """``tasks`` and ``train_tasks`` as bare names, and ``task_versions``: each task's version pinned.
+
+    ``"name@N"`` asks for version N; a bare name for the task's latest version (the task files are
+    looked up: an unknown task or version is one :class:`UnknownNameError` line). A task asked at two
+    versions is a :class:`ConfigError`; versions equal to 1 are left out of ``task_versions``.
+    """
+    from recbench.tasks import load_task
+    from recbench.tasks.spec import parse_task_ref
+
+    if not isinstance(tasks, (list, tuple)) or not isinstance(train_tasks, (list, tuple)):
+        return {}  # from_dict reports the type
+    versions: dict[str, int] = {}
+    names: dict[str, list[str]] = {"tasks": [], "train_tasks": []}
+    for key, refs in (("tasks", tasks), ("train_tasks", train_tasks)):
+        for ref in refs:
+            if not isinstance(ref, str) or not ref:
+                return {}
+            name, asked = parse_task_ref(ref)
+            version = load_task(name, asked).version if asked is not None or name not in versions else asked
+            if version is not None and versions.setdefault(name, version) != version:
+                raise ConfigError(f"task {name} is asked at versions {versions[name]} and {version}")
+            names[key].append(name)
+    return {**names, "task_versions": {n: v for n, v in versions.items() if v != 1}}
 
 
 def default_adapter_options(profile: str, adapter: str | None) -> dict:
@@ -312,8 +362,14 @@ def latent_hash(latents: list) -> str:
 
 
 def generation_keys(interp_key: str, task, instances: list) -> list[str]:
-    """One generation-cache key per instance of ``task``."""
+    """One generation-cache key per instance of ``task``.
+
+    A task version other than 1 is part of the key (a baseline answers each version in its own
+    format, from the same prompt); version 1 keys are what they were before versions coexisted.
+    """
     settings = generation_settings(task)
+    if task.version != 1:
+        settings["task"] = f"{task.name}@{task.version}"
     return [
         generation_key(interp_key, settings, inst.prompt, latent_hash(inst.latents) if inst.latents else "")
         for inst in instances

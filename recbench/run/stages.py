@@ -48,8 +48,8 @@ class Setup:
 
 def setup(spec: RunSpec) -> Setup:
     """Load the tasks, look up the plug-ins and build the interpreter: bad names fail here."""
-    tasks = [load_task(t) for t in spec.tasks]
-    train_tasks = [load_task(t) for t in spec.train_tasks]
+    tasks = [load_task(t, spec.task_version(t)) for t in spec.tasks]
+    train_tasks = [load_task(t, spec.task_version(t)) for t in spec.train_tasks]
     registry.recommenders.get(spec.rec)
     interpreter = registry.interpreters.get(spec.interpreter).from_config(spec)
     return Setup(tasks, train_tasks, interpreter)

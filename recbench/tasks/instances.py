@@ -24,6 +24,7 @@ class Instance:
     target_genres: list[str] = field(default_factory=list)
     rec_top1: int | None = None
     latents: list = field(default_factory=list)
+    version: int = 1  # the task's version (its definition: load_task(task, version))
 
     def sequence(self, source: str) -> tuple[int, ...]:
         """The item ids a latent source encodes."""
@@ -71,6 +72,7 @@ def build_instances(
             Instance(
                 id=f"{spec.name}:{w.id}",
                 task=spec.name,
+                version=spec.version,
                 window=w,
                 prompt=spec.render(spec.doc_to_text, doc),
                 target=spec.render(spec.doc_to_target, doc).strip(),

@@ -18,7 +18,7 @@ import yaml
 from recbench import registry
 from recbench.errors import ConfigError, UnknownNameError
 from recbench.tasks.inputs import check_declared
-from recbench.tasks.search import builtin_tasks_dir, task_files
+from recbench.tasks.search import builtin_tasks_dir, task_files, task_versions
 
 PLACEHOLDER = "<rec_emb>"
 FIELDS = ("titles", "last_title", "next_title", "description")
@@ -37,6 +37,7 @@ REQUIRED = (
     "metadata",
 )
 _FIELD = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+_REF = re.compile(r"^(?P<name>[^@]+)@v?(?P<version>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -82,25 +83,58 @@ def available_tasks() -> list[str]:
 
 
 def describe_tasks() -> list[tuple[str, str]]:
-    files = task_files()
-    return [(name, load_task(str(files[name])).description) for name in sorted(files)]
+    """``(name, "v<latest> · description [· earlier: v1, …]")`` for every task, by name."""
+    rows = []
+    for name, versions in sorted(task_versions().items()):
+        latest = max(versions)
+        text = f"v{latest} · {load_task(str(versions[latest])).description}"
+        if len(versions) > 1:
+            earlier = ", ".join(f"v{v}" for v in sorted(versions)[:-1])
+            text += f" · earlier: {earlier} (run one with --tasks {name}@{min(versions)})"
+        rows.append((name, text))
+    return rows
 
 
-def load_task(name_or_path: str) -> TaskSpec:
-    """A task by name (built-in, then the include paths) or by path to a YAML file; validated."""
+def parse_task_ref(ref: str) -> tuple[str, int | None]:
+    """``"description"`` -> ``("description", None)`` (latest); ``"description@1"`` -> ``("description", 1)``."""
+    match = _REF.match(ref.strip())
+    if match is None:
+        return ref, None
+    return match["name"], int(match["version"])
+
+
+def load_task(name_or_path: str, version: int | None = None) -> TaskSpec:
+    """A task by name (built-in, then the include paths) or by path to a YAML file; validated.
+
+    A name means the task's latest version; ``version`` (or ``"name@N"``) picks another one. A
+    version the task does not have is an :class:`UnknownNameError` listing the versions it has.
+    """
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
-        files = task_files()
-        if name_or_path not in files:
-            raise UnknownNameError(registry.unknown_name_message("task", name_or_path, sorted(files)))
-        path = files[name_or_path]
+        name, given = parse_task_ref(name_or_path)
+        if version is not None and given is not None and given != version:
+            raise ConfigError(f"task {name_or_path}: asked for version {version} too")
+        version = given if version is None else version
+        tasks = task_versions()
+        if name not in tasks:
+            raise UnknownNameError(registry.unknown_name_message("task", name, sorted(tasks)))
+        versions = tasks[name]
+        if version is None:
+            version = max(versions)
+        if version not in versions:
+            have = ", ".join(str(v) for v in sorted(versions))
+            raise UnknownNameError(f"task {name} has no version {version} (versions: {have})")
+        path = versions[version]
     if not path.is_file():
         raise ConfigError(f"{path}: task file not found")
     try:
         raw = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return _validate(raw, path)
+    spec = _validate(raw, path)
+    if version is not None and spec.version != version:
+        raise ConfigError(f"{path}: is version {spec.version} of task {spec.name}, not version {version}")
+    return spec
 
 
 def _validate(raw: object, path: Path) -> TaskSpec:
@@ -199,8 +233,9 @@ def _metrics(raw: dict, inputs: tuple[str, ...]) -> tuple[tuple[str, ...], str, 
     if not metrics:
         raise ValueError("metric_list is empty")
     meta = raw["metadata"] or {}
-    if not isinstance(meta, dict) or not isinstance(meta.get("version"), int):
-        raise ValueError("metadata.version must be an integer")
+    version = meta.get("version") if isinstance(meta, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError("metadata.version must be a positive integer")
     main = meta.get("main_metric", metrics[0])
     if main not in metrics:
         raise ValueError(f"metadata.main_metric {main!r} is not in metric_list")

@@ -99,8 +99,8 @@ def export_tasks(
     names: list[str] = []
     processors: dict[str, tuple[list[str], str, bool]] = {}
     for task in wanted:
-        spec = load_task(task)
         recorded = results["tasks"][task]
+        spec = load_task(task, cfg.task_version(task))  # the version the run recorded
         if spec.version != recorded.get("version"):
             raise ConfigError(
                 f"task {task} ({spec.path}) is version {spec.version}, run {run_id} ran version {recorded.get('version')}"
