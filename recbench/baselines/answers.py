@@ -19,7 +19,7 @@ from recbench.tasks import Instance, describe_window, load_task, search_path
 
 # Template fields that name the whole window, and those that name one item.
 WINDOW_FIELDS = frozenset({"titles", "description"})
-ITEM_FIELDS = frozenset({"last_title", "next_title"})
+ITEM_FIELDS = frozenset({"last_title", "next_title", "rec_top1_title"})
 FALLBACK_TEMPLATE = " {{titles}}."  # a task file we cannot load (e.g. given by path): list the titles
 _FIELD = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
@@ -61,12 +61,13 @@ def answer_document(items: Sequence[int], data) -> dict[str, str]:
     """The template fields filled from predicted ``items`` (what a task's ``doc`` holds for true ones)."""
     items = tuple(int(i) for i in items)
     if not items:
-        return {"titles": "", "last_title": "", "next_title": "", "description": ""}
+        return {"titles": "", "last_title": "", "next_title": "", "description": "", "rec_top1_title": ""}
     last = data.title(items[-1])
     return {
         "titles": ", ".join(data.title(i) for i in items),
         "last_title": last,
         "next_title": last,  # a one-item answer: the predicted item is "the last" / "the next" one
+        "rec_top1_title": last,  # ... or the recommender's own top-1
         "description": describe_window(items, data)[0],
     }
 

@@ -37,7 +37,8 @@ import numpy as np
 
 from recbench import registry
 from recbench.errors import ConfigError, RecbenchError, UnknownNameError
-from recbench.metrics.base import MetricContext, Sample
+from recbench.leaderboard import beliefs
+from recbench.metrics.base import MetricContext, RoundTrip, Sample
 from recbench.names import MAX_NAME_CHARS, interpreter_slug, name_problem, printable, shown, type_name
 from recbench.results.compare import compare_task, tolerance
 from recbench.results.io import CONDITIONS, RESULTS, SAMPLES, SCHEMA_VERSION, parse_json_bytes
@@ -261,12 +262,16 @@ def read_results(folder: Path) -> dict:
 
 
 _ROW_FIELDS = ("condition", "id", "task", "prompt", "target", "output", "target_items", "rec_top1",
-               "target_genres", "scores")  # fmt: skip
+               "target_genres", "scores", "rec_top10", "next_item", "roundtrip")  # fmt: skip
 _REQUIRED_ROW_FIELDS = frozenset(("condition", "id", "task", "prompt", "target", "output", "target_items"))
 
 
 def _int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_list(value: object) -> bool:
+    return isinstance(value, list) and all(_int(i) for i in value)
 
 
 def _row_problem(row: object) -> str | None:
@@ -290,6 +295,19 @@ def _row_problem(row: object) -> str | None:
         return "target_items: must be an array of integers"
     if row.get("rec_top1") is not None and not _int(row["rec_top1"]):
         return f"rec_top1: must be integer or null, got {type_name(row['rec_top1'])}"
+    if not _int_list(row.get("rec_top10", [])):
+        return "rec_top10: must be an array of integers"
+    if row.get("next_item") is not None and not _int(row["next_item"]):
+        return f"next_item: must be integer or null, got {type_name(row['next_item'])}"
+    trip = row.get("roundtrip")
+    if trip is not None and not (
+        isinstance(trip, dict)
+        and set(trip) == {"items", "top10", "top1_rank"}
+        and _int_list(trip["items"])
+        and _int_list(trip["top10"])
+        and (trip["top1_rank"] is None or _int(trip["top1_rank"]))
+    ):
+        return "roundtrip: must be null or an object of items, top10 (integer arrays) and top1_rank"
     genres = row.get("target_genres", [])
     if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
         return "target_genres: must be an array of strings"
@@ -357,6 +375,9 @@ def parse_samples(path: Path, raw: bytes) -> tuple[dict[str, dict[str, list[Samp
             target_items=list(row["target_items"]),
             rec_top1=row.get("rec_top1"),
             target_genres=list(row.get("target_genres", [])),
+            rec_top10=list(row.get("rec_top10", [])),
+            next_item=row.get("next_item"),
+            roundtrip=RoundTrip.from_dict(row.get("roundtrip")),
         )
         claimed[id(sample)] = {str(k): float(v) for k, v in row.get("scores", {}).items()}
         out.setdefault(sample.task, {}).setdefault(row["condition"], []).append(sample)
@@ -718,6 +739,7 @@ def sample_test_windows(data, window: int, seed: int, limit: int | None) -> list
 class _Derived:
     data: object  # SequenceData
     instances: dict[str, list]  # task -> [Instance], as `recbench run` builds them
+    windows: list  # the test windows they come from
 
 
 class Validator:
@@ -773,16 +795,20 @@ class Validator:
     def derive(self, spec, card: dict) -> _Derived:
         """The test instances ``recbench run`` builds for these settings: same windows, same ids."""
         from recbench.tasks import build_instances
+        from recbench.tasks.instances import targets_recommender
 
         tasks = tuple((t, spec.task_version(t)) for t in spec.tasks)
         key = (card["name"], card["sha256"], spec.window, spec.seed, spec.limit, tasks)
         if key not in self._derived:
             data = self.dataset(card)
             test = sample_test_windows(data, spec.window, spec.seed, spec.limit)
+            # a task whose target is the recommender's top-1 is built per run, from the rows' own
+            # rec_top1 (instance_defects): validate has no checkpoint to re-derive it
             instances = {
-                t: build_instances(task_definition(t, v), test, data, {"rec_top1": {}}) for t, v in tasks
+                t: [] if targets_recommender(d) else build_instances(d, test, data, {})
+                for t, d in ((t, task_definition(t, v)) for t, v in tasks)
             }
-            self._derived[key] = _Derived(data, instances)
+            self._derived[key] = _Derived(data, instances, test)
         return self._derived[key]
 
     def context(self, data) -> tuple[MetricContext, Embeddings]:
@@ -839,20 +865,28 @@ class Validator:
         settings = f"config.seed {spec.seed}, config.limit {spec.limit}, config.window {spec.window}"
         out = []
         for task, block in run.results["tasks"].items():
+            definition = task_definition(task, block["version"])
+            groups = run.rows.get(task, {})
             expected = derived.instances[task]
+            if {"rec_top1", "rec_top10"} & set(definition.inputs):
+                # rebuilt with what the rows claim the recommender said; checked below for shape
+                from recbench.tasks import build_instances
+
+                claimed = beliefs.provided_by_rows(groups.get("real", []), task, derived.windows)
+                expected = build_instances(definition, derived.windows, derived.data, claimed)
             if block["n"] != len(expected):
                 out.append(
                     f"{where}: tasks.{task}.n: claimed {block['n']}, but {settings} give {len(expected)} instances"
                 )
-            groups = run.rows.get(task, {})
             if not groups.get("real"):
                 out.append(f"{path}: task {task} has no real rows")
-            declared = "rec_top1" in task_definition(task, block["version"]).inputs
+            declared = "rec_top1" in definition.inputs
             real_top1 = {s.id: s.rec_top1 for s in groups.get("real", [])}
             for condition, rows in groups.items():
                 out += _row_defects(path, f"{task} ({condition})", rows, expected, settings)
                 if declared:
                     out += _top1_defects(path, f"{task} ({condition})", rows, expected, derived.data.n_items)
+                out += self.belief_defects(path, f"{task} ({condition})", rows, expected, definition, derived)
                 if condition != "real":
                     moved = [s.id for s in rows if s.id in real_top1 and s.rec_top1 != real_top1[s.id]]
                     if moved:
@@ -860,6 +894,19 @@ class Validator:
                             f"{path}: {task} ({condition}): rec_top1 of {len(moved)} row(s) differs from the real "
                             f"row's (first: {shown(moved[0])})"
                         )
+            out += beliefs.same_in_every_condition(path, task, groups)
+        return out
+
+    def belief_defects(
+        self, path: Path, what: str, rows: list, expected: list, definition, derived
+    ) -> list[str]:
+        """``rec_top10`` and ``roundtrip`` of a condition's rows, as far as they can be checked (see beliefs)."""
+        out = []
+        if "rec_top10" in definition.inputs:
+            out += beliefs.top10_defects(path, what, rows, expected, derived.data.n_items)
+        if "roundtrip" in definition.inputs:
+            ctx = self.context(derived.data)[0]  # the title matcher only: no text is embedded here
+            out += beliefs.roundtrip_defects(path, what, rows, expected, definition.answer_items, ctx)
         return out
 
     def score_defects(self, run: RunFiles, spec, derived: _Derived) -> list[str]:
@@ -926,6 +973,7 @@ def _row_defects(path: Path, what: str, rows: list[Sample], expected: list, sett
             ("prompt", s.prompt, inst.prompt),
             ("target_items", list(s.target_items), list(inst.target_items)),
             ("target_genres", list(s.target_genres), list(inst.target_genres)),
+            ("next_item", s.next_item, inst.next_item),
         ):
             if got != exp:
                 edited.setdefault(name, []).append(s.id)

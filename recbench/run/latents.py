@@ -29,22 +29,6 @@ def attach_latents(model, instances: list[Instance], window: int, batch_size: in
         inst.latents = [wanted[inst.sequence(s)] for s in inst.sources]
 
 
-@torch.no_grad()
-def recommender_top1(model, windows, window: int, batch_size: int = 256) -> dict[str, int]:
-    """The recommender's own next-item top-1 for each window, items already in the window excluded."""
-    model.eval()
-    device = next(model.parameters()).device
-    out: dict[str, int] = {}
-    for i in range(0, len(windows), batch_size):
-        chunk = windows[i : i + batch_size]
-        scores = model.score(pad_left([list(w.items) for w in chunk], window).to(device)).float().cpu()
-        for row, w in enumerate(chunk):
-            scores[row, [j - 1 for j in set(w.items)]] = -float("inf")
-        for w, best in zip(chunk, scores.argmax(1).tolist(), strict=True):
-            out[w.id] = best + 1
-    return out
-
-
 def shuffled(instances: list[Instance], seed: int) -> list[Instance]:
     """Copies whose latents come from another instance of the task (a seeded derangement).
 

@@ -128,7 +128,7 @@ def run(spec: RunSpec, opts: RunOptions) -> dict | None:
         return None
     with _timed(timings, "score"):
         ctx = stages.metric_context(data, device, opts.metrics_device, opts.overwrite)
-        blocks, samples = stages.score(spec, setup, data, outputs, ctx)
+        blocks, samples = stages.score(spec, setup, data, outputs, ctx, trained)
     timings["total"] = time.perf_counter() - start
     results = new_results(
         run_id=spec.run_id(),

@@ -24,13 +24,15 @@ from recbench.data.splits import sample_windows, window_card
 from recbench.errors import ConfigError
 from recbench.gencache import GenerationCache
 from recbench.interpreters.base import Interpreter, InterpreterContext
-from recbench.metrics.base import MetricContext, Sample
+from recbench.metrics.base import MetricContext, RoundTrip, Sample
 from recbench.metrics.embedding_cache import CachedEmbedder
+from recbench.metrics.roundtrip import answer_items
 from recbench.recommenders.base import pad_left
 from recbench.recommenders.train import TrainedRecommender, train_recommender
 from recbench.results import RunSamples, summarise_task
 from recbench.results.scoring import task_block
-from recbench.run.latents import attach_latents, recommender_top1, shuffled
+from recbench.run.belief import TOP_K, recommender_topk, round_trips
+from recbench.run.latents import attach_latents, shuffled
 from recbench.run.parallel import Ranks, Unit, assign, chunk_size, count_units, too_many_processes
 from recbench.run.spec import RunSpec, generation_keys, interpreter_fit_key, interpreter_key
 from recbench.tasks import Instance, TaskSpec, build_instances, load_task
@@ -125,12 +127,18 @@ def test_instances(
     test_w = sample_windows(d.splits["test"], spec.limit, random.Random(spec.seed))
     for task in {t.name: t for t in s.tasks + s.train_tasks}.values():
         check_inputs_available(task, d.data)
-    top1 = {}
-    if any("rec_top1" in t.inputs for t in s.tasks):  # scored on test instances only
-        top1 = recommender_top1(trained.model, test_w, spec.window)
-    test = {t.name: build_instances(t, test_w, d.data, {"rec_top1": top1}) for t in s.tasks}
+    provided = beliefs(s.tasks, test_w, trained, spec.window)
+    test = {t.name: build_instances(t, test_w, d.data, provided) for t in s.tasks}
     attach_latents(trained.model, [i for insts in test.values() for i in insts], spec.window)
     return test
+
+
+def beliefs(tasks: list[TaskSpec], windows: list, trained: TrainedRecommender, window: int) -> dict:
+    """The recommender's own top-1 / top-10 for ``windows``, when a task declares them (else ``{}``)."""
+    if not any({"rec_top1", "rec_top10"} & set(t.inputs) for t in tasks):
+        return {}
+    top10 = recommender_topk(trained.model, windows, window, TOP_K)
+    return {"rec_top1": {w: items[0] for w, items in top10.items()}, "rec_top10": top10}
 
 
 def instances(spec: RunSpec, s: Setup, d: Data, trained: TrainedRecommender) -> Instances:
@@ -140,8 +148,10 @@ def instances(spec: RunSpec, s: Setup, d: Data, trained: TrainedRecommender) -> 
     sample_windows(d.splits["test"], spec.limit, rng)  # the test draw, as test_instances made it
     train_w = sample_windows(d.splits["train"], spec.train_limit, rng)
     valid_w = sample_windows(d.splits["valid"], spec.valid_limit, rng)
-    train = [i for t in s.train_tasks for i in build_instances(t, train_w, d.data)]
-    valid = [i for t in s.train_tasks for i in build_instances(t, valid_w, d.data)]
+    # a training target may be the recommender's own top-1 (next_item v2): computed like the test one
+    train_in, valid_in = (beliefs(s.train_tasks, w, trained, spec.window) for w in (train_w, valid_w))
+    train = [i for t in s.train_tasks for i in build_instances(t, train_w, d.data, train_in)]
+    valid = [i for t in s.train_tasks for i in build_instances(t, valid_w, d.data, valid_in)]
     attach_latents(trained.model, train + valid, spec.window)
     return Instances(test, train, valid)
 
@@ -315,8 +325,8 @@ def generate_shard(
 # --- score -------------------------------------------------------------------------------------------
 
 
-def sample_of(inst: Instance, output: str) -> Sample:
-    """The scored form of an instance and the interpreter's output for it."""
+def sample_of(inst: Instance, output: str, roundtrip: RoundTrip | None = None) -> Sample:
+    """The scored form of an instance and the interpreter's output for it (and its round trip)."""
     return Sample(
         id=inst.id,
         task=inst.task,
@@ -326,17 +336,38 @@ def sample_of(inst: Instance, output: str) -> Sample:
         target_items=list(inst.target_items),
         rec_top1=inst.rec_top1,
         target_genres=list(inst.target_genres),
+        rec_top10=list(inst.rec_top10),
+        next_item=inst.next_item,
+        roundtrip=roundtrip,
     )
 
 
-def score(spec: RunSpec, s: Setup, d: Data, outputs: dict, ctx: MetricContext) -> tuple[dict, RunSamples]:
-    """Score every task's real and shuffled outputs: the ``tasks`` block and the samples."""
+def roundtrips_of(
+    task: TaskSpec, insts: list[Instance], outs: list[str], trained, ctx: MetricContext, window: int
+) -> list[RoundTrip | None]:
+    """Each output's round trip when the task declares it (its items fed back to the recommender)."""
+    if "roundtrip" not in task.inputs:
+        return [None] * len(insts)
+    answers = answer_items(list(outs), task.answer_items, ctx, window)
+    return round_trips(
+        trained.model, [i.window for i in insts], answers, [i.rec_top10 for i in insts], window
+    )
+
+
+def score(
+    spec: RunSpec, s: Setup, d: Data, outputs: dict, ctx: MetricContext, trained: TrainedRecommender
+) -> tuple[dict, RunSamples]:
+    """Score every task's real and shuffled outputs: the ``tasks`` block and the samples.
+
+    A task that declares ``roundtrip`` has each output's items fed back to ``trained`` first.
+    """
     samples = RunSamples()
     blocks = {}
     for task in s.tasks:
         groups = {}
         for condition, (insts, outs) in outputs[task.name].items():
-            groups[condition] = [sample_of(i, o) for i, o in zip(insts, outs, strict=True)]
+            trips = roundtrips_of(task, insts, outs, trained, ctx, spec.window)
+            groups[condition] = [sample_of(*row) for row in zip(insts, outs, trips, strict=True)]
             for sample in groups[condition]:
                 samples.add(condition, sample)
         scores = summarise_task(groups["real"], groups["shuffled"], list(task.metrics), ctx, seed=spec.seed)

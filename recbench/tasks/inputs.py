@@ -18,6 +18,8 @@ INPUTS: dict[str, str] = {
         "as a sequence, and the recommender's top-10 for them (computed after generation)"
     ),
 }
+TOP_K = 10  # the length of rec_top10 and of the round trip's top list
+
 # Inputs the recommender computes: re-derived only where its checkpoint is at hand (``--verify``).
 FROM_RECOMMENDER = ("rec_top1", "rec_top10", "roundtrip")
 

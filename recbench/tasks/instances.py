@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from recbench.data.base import SequenceData
 from recbench.data.splits import Window
+from recbench.errors import ConfigError
 from recbench.tasks.spec import TaskSpec
 
 
@@ -23,6 +24,8 @@ class Instance:
     target_items: list[int]
     target_genres: list[str] = field(default_factory=list)
     rec_top1: int | None = None
+    rec_top10: list[int] = field(default_factory=list)
+    next_item: int | None = None
     latents: list = field(default_factory=list)
     version: int = 1  # the task's version (its definition: load_task(task, version))
 
@@ -44,15 +47,21 @@ def describe_window(items: tuple[int, ...], data: SequenceData) -> tuple[str, li
     return text, genres
 
 
-def _document(window: Window, data: SequenceData) -> tuple[dict[str, str], list[str]]:
+def _document(window: Window, data: SequenceData, top1: int | None) -> tuple[dict[str, str], list[str]]:
     description, genres = describe_window(window.items, data)
     doc = {
         "titles": ", ".join(data.title(i) for i in window.items),
         "last_title": data.title(window.items[-1]),
         "next_title": data.title(window.next_item),
         "description": description,
+        "rec_top1_title": "" if top1 is None else data.title(top1),
     }
     return doc, genres
+
+
+def targets_recommender(spec: TaskSpec) -> bool:
+    """Whether the task's target is the recommender's own top-1 (so building it needs ``rec_top1``)."""
+    return spec.target_items == "rec_top1" or "rec_top1_title" in spec.doc_to_target
 
 
 def build_instances(
@@ -60,14 +69,28 @@ def build_instances(
 ) -> list[Instance]:
     """One instance per window, carrying the inputs its task declares.
 
-    ``provided`` holds the inputs the runner computed, by input name and window id (e.g.
-    ``{"rec_top1": {window_id: item}}``); metadata inputs (``genres``) come from ``data``.
+    ``provided`` holds the inputs the runner computed from the recommender, by input name and window
+    id (``{"rec_top1": {window_id: item}, "rec_top10": {window_id: [items]}}``); the rest (``genres``,
+    ``next_item``) come from the window and ``data``. A task whose target is the recommender's top-1
+    (``target_items: rec_top1``, ``{{rec_top1_title}}``) needs it for every window.
     """
-    top1 = (provided or {}).get("rec_top1", {}) if "rec_top1" in spec.inputs else {}
+    provided = provided or {}
+    top1 = provided.get("rec_top1", {}) if "rec_top1" in spec.inputs else {}
+    top10 = provided.get("rec_top10", {}) if "rec_top10" in spec.inputs else {}
+    needs_top1 = targets_recommender(spec)
     out = []
     for w in windows:
-        doc, genres = _document(w, data)
-        targets = {"window": list(w.items), "last": [w.items[-1]], "next": [w.next_item]}[spec.target_items]
+        if needs_top1 and w.id not in top1:
+            raise ConfigError(
+                f"task {spec.name}: its target is the recommender's top-1, not given for {w.id}"
+            )
+        doc, genres = _document(w, data, top1.get(w.id))
+        targets = {
+            "window": list(w.items),
+            "last": [w.items[-1]],
+            "next": [w.next_item],
+            "rec_top1": [top1.get(w.id)],
+        }[spec.target_items]
         out.append(
             Instance(
                 id=f"{spec.name}:{w.id}",
@@ -80,6 +103,8 @@ def build_instances(
                 target_items=targets,
                 target_genres=genres if "genres" in spec.inputs else [],
                 rec_top1=top1.get(w.id),
+                rec_top10=list(top10.get(w.id, [])),
+                next_item=w.next_item if "next_item" in spec.inputs else None,
             )
         )
     return out

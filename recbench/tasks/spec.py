@@ -2,9 +2,12 @@
 
 A task file uses lm-eval's vocabulary (``task``, ``doc_to_text``, ``doc_to_target``,
 ``output_type: generate_until``, ``generation_kwargs``, ``metric_list``, ``metadata.version``)
-plus three recbench fields: ``doc_to_latents`` (which sequence is encoded into each ``<rec_emb>``
-slot), ``target_items`` (which items the item metrics expect) and ``inputs`` (what else the task's
-metrics need: the recommender's top-1, item genres; see :mod:`recbench.tasks.inputs`).
+plus recbench fields: ``doc_to_latents`` (which sequence is encoded into each ``<rec_emb>``
+slot), ``target_items`` (which items the item metrics expect), ``inputs`` (what else the task's
+metrics need: the recommender's top-1 / top-10, item genres, the round trip; see
+:mod:`recbench.tasks.inputs`) and, optionally, ``answer_items`` (how an answer maps to catalogue items
+for the round trip: ``titles`` (the title matcher, the default) or ``retrieval`` (free text: the
+catalogue titles nearest it by MiniLM)).
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from recbench.tasks.inputs import check_declared
 from recbench.tasks.search import builtin_tasks_dir, task_files, task_versions
 
 PLACEHOLDER = "<rec_emb>"
-FIELDS = ("titles", "last_title", "next_title", "description")
+FIELDS = ("titles", "last_title", "next_title", "description", "rec_top1_title")
 LATENT_SOURCES = ("window", "window_minus_last")
-TARGET_ITEMS = ("window", "last", "next")
+TARGET_ITEMS = ("window", "last", "next", "rec_top1")
+ANSWER_ITEMS = ("titles", "retrieval")
+# what a target needs besides the window: template fields and target_items that name the recommender's top-1
+_NEEDS_TOP1 = ("rec_top1_title", "rec_top1")
 REQUIRED = (
     "task",
     "description",
@@ -57,6 +63,7 @@ class TaskSpec:
     main_metric: str
     path: str
     inputs: tuple[str, ...] = ()  # what the runner provides beyond the window (recbench/tasks/inputs.py)
+    answer_items: str = "titles"  # how an answer maps to catalogue items for the round trip
 
     def render(self, template: str, doc: dict[str, str]) -> str:
         """Fill ``{{ field }}`` placeholders from a document."""
@@ -154,6 +161,12 @@ def _validate(raw: object, path: Path) -> TaskSpec:
             )
         until, max_new = _generation(raw["generation_kwargs"])
         inputs = check_declared(raw.get("inputs"))
+        answer_items = raw.get("answer_items", "titles")
+        if answer_items not in ANSWER_ITEMS:
+            raise ValueError(f"answer_items must be one of {', '.join(ANSWER_ITEMS)}, got {answer_items!r}")
+        uses = set(_FIELD.findall(target)) | {raw["target_items"]}
+        if uses & set(_NEEDS_TOP1) and "rec_top1" not in inputs:
+            raise ValueError("its target names the recommender's top-1: add rec_top1 to the task's inputs")
         metrics, main, version = _metrics(raw, inputs)
     except (ValueError, ConfigError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
@@ -171,6 +184,7 @@ def _validate(raw: object, path: Path) -> TaskSpec:
         main_metric=main,
         path=str(path),
         inputs=inputs,
+        answer_items=answer_items,
     )
 
 
