@@ -6,6 +6,8 @@ linear_probe). The format is not hard-coded per task: it is read from the task f
 filled from the predicted items the way :func:`recbench.tasks.build_instances` fills it from the
 true ones. So when the predicted items equal an instance's ``target_items`` the answer *is* its
 target string, and a new task file that uses the same fields works without any change here.
+The taste fields (``{{main_genres}}``, ``{{era}}``: description v2) are filled from the predicted
+items' metadata, as the reference is from the window's; :data:`TASTE_FIELDS` are window-kind.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from recbench.errors import RecbenchError
+from recbench.metrics.taste import taste_fields
 from recbench.tasks import Instance, describe_window, load_task, search_path
 
 # Template fields that name the whole window, and those that name one item.
-WINDOW_FIELDS = frozenset({"titles", "description"})
+TASTE_FIELDS = frozenset({"main_genres", "era"})  # a window's taste, from item metadata
+WINDOW_FIELDS = frozenset({"titles", "description"}) | TASTE_FIELDS
 ITEM_FIELDS = frozenset({"last_title", "next_title", "rec_top1_title"})
 FALLBACK_TEMPLATE = " {{titles}}."  # a task file we cannot load (e.g. given by path): list the titles
 _FIELD = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -69,13 +73,16 @@ def answer_document(items: Sequence[int], data) -> dict[str, str]:
         "next_title": last,  # a one-item answer: the predicted item is "the last" / "the next" one
         "rec_top1_title": last,  # ... or the recommender's own top-1
         "description": describe_window(items, data)[0],
+        **taste_fields(items, data),
     }
 
 
-def answer_text(task: str, items: Sequence[int], data, version: int | None = None) -> str:
+def answer_text(
+    task: str, items: Sequence[int], data, version: int | None = None, fields: dict | None = None
+) -> str:
     """The target template of ``task`` (at ``version``; None: its latest) filled from the predicted
-    ``items``, stripped like the targets are."""
-    doc = answer_document(items, data)
+    ``items`` (``fields`` replace some of the fields they give), stripped like the targets are."""
+    doc = {**answer_document(items, data), **(fields or {})}
     if not items:
         return ""
     return _FIELD.sub(lambda m: doc.get(m.group(1), ""), target_template(task, version)).strip()

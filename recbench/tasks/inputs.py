@@ -13,6 +13,8 @@ INPUTS: dict[str, str] = {
     "rec_top10": "the recommender's own top-10 next items for the window, best first (items in the window excluded)",
     "next_item": "the window's true next item (the interaction that follows it)",
     "genres": "the window's two most common genres, from the dataset's item metadata",
+    "window_genres": "the window's main genres (genre shares of its items), from item metadata only",
+    "window_era": "the decade of the window's median release year, from item metadata only",
     "roundtrip": (
         "what the recommender makes of the answer: the items it names (task field answer_items) fed back "
         "as a sequence, and the recommender's top-10 for them (computed after generation)"
@@ -38,7 +40,12 @@ def check_declared(inputs: object) -> tuple[str, ...]:
 
 def check_inputs_available(task, data) -> None:
     """Refuse a task whose declared inputs this dataset cannot provide (e.g. genres without metadata)."""
-    if "genres" in task.inputs and not any(item.genres for item in data.items):
+    for name in ("genres", "window_genres"):
+        if name in task.inputs and not any(item.genres for item in data.items):
+            raise ConfigError(
+                f"task {task.name} needs item genres (inputs: {name}), but dataset {data.name!r} has none"
+            )
+    if "window_era" in task.inputs and not any(item.year for item in data.items):
         raise ConfigError(
-            f"task {task.name} needs item genres (inputs: genres), but dataset {data.name!r} has none"
+            f"task {task.name} needs item years (inputs: window_era), but dataset {data.name!r} has none"
         )

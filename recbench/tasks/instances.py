@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from recbench.data.base import SequenceData
 from recbench.data.splits import Window
 from recbench.errors import ConfigError
+from recbench.metrics.taste import taste_fields
 from recbench.tasks.spec import TaskSpec
 
 
@@ -54,6 +55,7 @@ def _document(window: Window, data: SequenceData, top1: int | None) -> tuple[dic
         "last_title": data.title(window.items[-1]),
         "next_title": data.title(window.next_item),
         "description": description,
+        **taste_fields(window.items, data),  # main_genres, era: from item metadata only
         "rec_top1_title": "" if top1 is None else data.title(top1),
     }
     return doc, genres

@@ -24,7 +24,7 @@ from recbench.tasks.inputs import check_declared
 from recbench.tasks.search import builtin_tasks_dir, task_files, task_versions
 
 PLACEHOLDER = "<rec_emb>"
-FIELDS = ("titles", "last_title", "next_title", "description", "rec_top1_title")
+FIELDS = ("titles", "last_title", "next_title", "description", "main_genres", "era", "rec_top1_title")
 LATENT_SOURCES = ("window", "window_minus_last")
 TARGET_ITEMS = ("window", "last", "next", "rec_top1")
 ANSWER_ITEMS = ("titles", "retrieval")

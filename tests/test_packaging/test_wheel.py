@@ -115,6 +115,7 @@ def test_wheel_holds_the_package_data_and_no_other_top_level_package(installed):
         }
         assert shipped and shipped <= names, sorted(shipped - names)
     assert {f"recbench/tasks/builtin/{t}.yaml" for t in TASKS} <= names
+    assert "recbench/tasks/builtin/versions/description-v1.yaml" in names  # earlier versions ship too
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(installed.wheel).read(entry_points).decode()
     assert "popular = recbench.baselines.popular_titles:PopularTitles" in text

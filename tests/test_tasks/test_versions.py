@@ -20,28 +20,36 @@ from recbench.tasks.spec import describe_tasks, parse_task_ref
 from tests.test_leaderboard.conftest import check
 
 runner = CliRunner()
+SUBMISSIONS = Path(__file__).resolve().parents[2] / "leaderboard" / "submissions"
 
 
-def _seq_recovery_v2(folder: Path) -> Path:
-    """A version 2 of seq_recovery: another target wording and main metric."""
+N = load_task("seq_recovery").version  # the installed latest; the tests add version N + 1
+
+
+def _next_version(folder: Path) -> Path:
+    """Version N + 1 of seq_recovery in ``folder``: another target wording and main metric."""
     raw = yaml.safe_load((tasks_dir() / "seq_recovery.yaml").read_text())
     raw["doc_to_target"] = " The user watched {{titles}}."
-    raw["metadata"] = {"version": 2, "main_metric": "item_recall"}
+    raw["metadata"] = {"version": N + 1, "main_metric": "item_recall"}
     path = folder / "seq_recovery.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
 
-@pytest.fixture
-def versioned(tmp_path, monkeypatch) -> Path:
-    """A copy of the built-in folder where seq_recovery is at version 2 and v1 lives in versions/."""
+def _bump(tmp_path: Path, monkeypatch) -> Path:
+    """A copy of the built-in folder where seq_recovery is at N + 1 and N lives in versions/."""
     builtin = tmp_path / "builtin"
     shutil.copytree(tasks_dir(), builtin)
     (builtin / "versions").mkdir(exist_ok=True)
-    shutil.copy(tasks_dir() / "seq_recovery.yaml", builtin / "versions" / "seq_recovery-v1.yaml")
-    _seq_recovery_v2(builtin)
+    shutil.copy(tasks_dir() / "seq_recovery.yaml", builtin / "versions" / f"seq_recovery-v{N}.yaml")
+    _next_version(builtin)
     monkeypatch.setattr("recbench.tasks.search.builtin_tasks_dir", lambda: builtin)
     return builtin
+
+
+@pytest.fixture
+def versioned(tmp_path, monkeypatch) -> Path:
+    return _bump(tmp_path, monkeypatch)
 
 
 def test_parse_task_ref():
@@ -51,21 +59,21 @@ def test_parse_task_ref():
 
 
 def test_name_is_the_latest_and_name_at_version_any_other(versioned):
-    assert sorted(task_versions()["seq_recovery"]) == [1, 2]
-    assert load_task("seq_recovery").version == 2
+    assert sorted(task_versions()["seq_recovery"]) == list(range(1, N + 2))
+    assert load_task("seq_recovery").version == N + 1
     assert load_task("seq_recovery").main_metric == "item_recall"
-    old = load_task("seq_recovery", 1)
-    assert old.version == 1 and old.main_metric == "recovered_items"
+    old = load_task("seq_recovery", N)
+    assert old.version == N and old.main_metric == "recovered_items"
     assert Path(old.path).parent.name == "versions"
-    assert load_task("seq_recovery@1") == old
-    with pytest.raises(UnknownNameError, match=r"task seq_recovery has no version 3 \(versions: 1, 2\)"):
-        load_task("seq_recovery", 3)
-    with pytest.raises(UnknownNameError, match="has no version 2"):
-        load_task("residual_id", 2)
+    assert load_task(f"seq_recovery@{N}") == old
+    assert load_task("seq_recovery", 1).version == 1  # what the committed leaderboard rows ran
+    have = ", ".join(str(v) for v in range(1, N + 2))
+    with pytest.raises(UnknownNameError, match=rf"task seq_recovery has no version 9 \(versions: {have}\)"):
+        load_task("seq_recovery", 9)
 
 
 def test_one_name_and_version_twice_is_refused(versioned):
-    shutil.copy(versioned / "seq_recovery.yaml", versioned / "versions" / "seq_recovery-v2.yaml")
+    shutil.copy(versioned / "seq_recovery.yaml", versioned / "versions" / "seq_recovery-copy.yaml")
     with pytest.raises(ConfigError, match="two task files define task 'seq_recovery'"):
         load_task("seq_recovery")
 
@@ -74,11 +82,11 @@ def test_versions_of_one_task_in_two_folders_are_refused(tmp_path):
     """A user's version 2 of a built-in task would silently replace it: refused, naming both files."""
     mine = tmp_path / "mine"
     mine.mkdir()
-    path = _seq_recovery_v2(mine)
+    path = _next_version(mine)
     set_include_paths([mine])
     try:
         with pytest.raises(ConfigError, match="two task files define task 'seq_recovery'") as info:
-            load_task("seq_recovery", 1)
+            load_task("seq_recovery", N)
         assert str(path.resolve()) in str(info.value)
     finally:
         set_include_paths([])
@@ -86,30 +94,37 @@ def test_versions_of_one_task_in_two_folders_are_refused(tmp_path):
 
 def test_ls_tasks_shows_versions(versioned):
     rows = dict(describe_tasks())
-    assert rows["seq_recovery"].startswith("v2 · ")
-    assert "earlier: v1 (run one with --tasks seq_recovery@1)" in rows["seq_recovery"]
-    assert rows["residual_id"].startswith("v1 · ") and "earlier" not in rows["residual_id"]
-    result = runner.invoke(app, ["--quiet", "ls", "tasks"])
-    assert result.exit_code == 0 and "earlier: v1" in result.output
+    assert rows["seq_recovery"].startswith(f"v{N + 1} · ")
+    earlier = ", ".join(f"v{v}" for v in range(1, N + 1))
+    assert f"earlier: {earlier} (run one with --tasks seq_recovery@1)" in rows["seq_recovery"]
+    result = runner.invoke(app, ["--quiet", "ls", "tasks"], terminal_width=300)
+    assert result.exit_code == 0 and f"earlier: {earlier}" in result.output
 
 
-def test_run_spec_pins_versions_and_keeps_version_1_ids(versioned, monkeypatch):
-    v2 = RunSpec.resolve("fast", tasks=("seq_recovery",))
-    assert v2.task_versions == {"seq_recovery": 2} and v2.task_version("seq_recovery") == 2
-    assert v2.task_version("residual_id") == 1  # a training task at version 1 is left out
+def test_run_spec_pins_versions(versioned):
+    new = RunSpec.resolve("fast", tasks=("seq_recovery",), train_tasks=("seq_recovery", "residual_id@1"))
+    assert new.task_versions == {"seq_recovery": N + 1} and new.task_version("seq_recovery") == N + 1
+    assert new.task_version("residual_id") == 1  # a task at version 1 is left out
     v1 = RunSpec.resolve("fast", tasks=("seq_recovery@1",), train_tasks=("seq_recovery@1",))
     assert v1.tasks == ("seq_recovery",) and v1.task_versions == {}
-    # a version-1 spec hashes as every run before versions coexisted (no task_versions in its id)
-    monkeypatch.undo()
-    before = RunSpec.resolve("fast", tasks=("seq_recovery",), train_tasks=("seq_recovery",))
-    assert before.run_id() == v1.run_id()
     assert RunSpec.from_dict(v1.to_dict()).run_id() == v1.run_id()
-    assert RunSpec.from_dict(v2.to_dict()) == v2
-    assert v2.run_id() != RunSpec.resolve("fast", tasks=("seq_recovery@1",)).run_id()
+    assert RunSpec.from_dict(new.to_dict()) == new
+    assert new.run_id() != RunSpec.resolve("fast", tasks=("seq_recovery@1",)).run_id()
+
+
+def test_committed_version_1_rows_keep_their_run_ids():
+    """Every committed leaderboard row (all at version 1) gets its own run id back from its config."""
+    rows = sorted(SUBMISSIONS.glob("*/*/results.json"))
+    assert rows
+    for path in rows:
+        results = json.loads(path.read_text())
+        assert {b["version"] for b in results["tasks"].values()} == {1}
+        spec = RunSpec.from_dict(results["config"])
+        assert spec.task_versions == {} and spec.run_id() == results["run_id"], path
 
 
 def test_run_spec_refuses_a_task_at_two_versions_and_a_missing_version(versioned):
-    with pytest.raises(ConfigError, match="task seq_recovery is asked at versions 2 and 1"):
+    with pytest.raises(ConfigError, match=f"task seq_recovery is asked at versions {N + 1} and 1"):
         RunSpec.resolve("fast", tasks=("seq_recovery",), train_tasks=("seq_recovery@1",))
     with pytest.raises(UnknownNameError, match="has no version 7"):
         RunSpec.resolve("fast", tasks=("seq_recovery@7",))
@@ -118,7 +133,7 @@ def test_run_spec_refuses_a_task_at_two_versions_and_a_missing_version(versioned
 
 
 def test_generation_keys_of_version_1_are_unchanged(versioned):
-    v1, v2 = load_task("seq_recovery", 1), load_task("seq_recovery", 2)
+    v1, v2 = load_task("seq_recovery", 1), load_task("seq_recovery", N + 1)
     assert generation_keys("k", v1, []) == []
     from recbench.run.spec import generation_key, generation_settings
 
@@ -129,22 +144,17 @@ def test_generation_keys_of_version_1_are_unchanged(versioned):
     assert generation_keys("k", v2, [Inst()]) != generation_keys("k", v1, [Inst()])
 
 
-def test_a_version_1_row_still_validates_once_version_2_exists(tmp_path, make, monkeypatch):
-    run = make(tmp_path / "run-v1", "run-v1", tasks=["seq_recovery", "residual_id"], n=6)
+def test_an_older_row_still_validates_once_a_new_version_exists(tmp_path, make, monkeypatch):
+    run = make(tmp_path / "run-old", "run-old", tasks=["seq_recovery", "residual_id"], n=6)
     assert check(run) == []
-    builtin = tmp_path / "builtin"
-    shutil.copytree(tasks_dir(), builtin)
-    (builtin / "versions").mkdir(exist_ok=True)
-    shutil.copy(tasks_dir() / "seq_recovery.yaml", builtin / "versions" / "seq_recovery-v1.yaml")
-    _seq_recovery_v2(builtin)
-    monkeypatch.setattr("recbench.tasks.search.builtin_tasks_dir", lambda: builtin)
-    assert load_task("seq_recovery").version == 2
-    assert check(run) == []  # re-derived and re-scored with version 1's definition
-    # a version 2 run of the same tasks validates too, in its own table
-    run2 = make(tmp_path / "run-v2", "run-v2", tasks=["seq_recovery", "residual_id"], n=6)
+    _bump(tmp_path, monkeypatch)
+    assert load_task("seq_recovery").version == N + 1
+    assert check(run) == []  # re-derived and re-scored with version N's definition
+    # a run of the new version validates too, in its own table
+    run2 = make(tmp_path / "run-new", "run-new", tasks=["seq_recovery", "residual_id"], n=6)
     results = json.loads((run2 / "results.json").read_text())
-    assert results["tasks"]["seq_recovery"]["version"] == 2
-    assert results["config"]["task_versions"] == {"seq_recovery": 2}
+    assert results["tasks"]["seq_recovery"]["version"] == N + 1
+    assert results["config"]["task_versions"]["seq_recovery"] == N + 1
     assert results["tasks"]["seq_recovery"]["main_metric"] == "item_recall"
     assert check(run2) == []
 
@@ -155,17 +165,18 @@ def test_a_row_claiming_a_version_recbench_does_not_define_is_one_line(tmp_path,
     results = json.loads(path.read_text())
     results["tasks"]["seq_recovery"]["version"] = 9
     path.write_text(json.dumps(results))
+    have = ", ".join(str(v) for v in range(1, N + 1))
     assert check(run) == [
-        f"{path}: tasks.seq_recovery.version: recbench defines no version 9 of task seq_recovery (versions: 1)"
+        f"{path}: tasks.seq_recovery.version: recbench defines no version 9 of task seq_recovery (versions: {have})"
     ]
 
 
 def test_a_block_version_other_than_the_configs_is_refused(tmp_path, make, versioned):
-    run = make(tmp_path / "run-mix", "run-mix", tasks=["seq_recovery"], n=4)  # version 2
+    run = make(tmp_path / "run-mix", "run-mix", tasks=["seq_recovery"], n=4)  # version N + 1
     path = run / "results.json"
     results = json.loads(path.read_text())
-    results["tasks"]["seq_recovery"]["version"] = 1
+    results["tasks"]["seq_recovery"]["version"] = N
     results["tasks"]["seq_recovery"]["main_metric"] = "recovered_items"
     path.write_text(json.dumps(results))
     lines = check(run)
-    assert f"{path}: tasks.seq_recovery.version: 1, but config.task_versions gives version 2" in lines
+    assert f"{path}: tasks.seq_recovery.version: {N}, but config.task_versions gives version {N + 1}" in lines
