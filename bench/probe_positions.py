@@ -8,6 +8,11 @@ encoded on its own):
 
 * ``linear``: a softmax classifier over the catalogue (``recbench.baselines.linear_probe.SoftmaxProbe``),
   one per (position, offset), trained on training windows, tested on test windows;
+* ``linear_pair``: the same classifier on ``[h_{t-1}; h_t]`` (zeros before the first position): what a
+  reader of two neighbouring states gets linearly (it can use the step ``h_t - h_{t-1}``);
+* ``mlp`` and ``mlp_pair`` (offset 0 only: the item the interpreter must name): a one-hidden-layer GELU
+  MLP (512 units) on ``h_t`` and on ``[h_{t-1}; h_t]``: what a non-linear reader such as the ``mlp``
+  adapter can get from one position, and from a position with its predecessor;
 * ``retrieval``: items ranked by ``h_t · e_item`` against the recommender's own item embeddings (no
   training: this is how the recommender scores its next item);
 * ``popular``: the training targets' most frequent items, whatever the latent (the floor).
@@ -35,7 +40,8 @@ import torch
 
 OFFSETS = (-1, 0, 1)
 KS = (1, 10)
-READERS = ("linear", "retrieval", "popular")
+READERS = ("linear", "linear_pair", "mlp", "mlp_pair", "retrieval", "popular")
+MLP_OFFSETS = (0,)  # the MLP readers cost seconds per fit: only the item at the position itself
 
 
 def offset_targets(windows, offset: int) -> torch.Tensor:
@@ -61,6 +67,37 @@ def hits(scores: torch.Tensor, targets: torch.Tensor, ks=KS) -> dict[int, torch.
     return {k: found[:, :k].any(1).float() for k in ks}
 
 
+def with_previous(latents: torch.Tensor) -> torch.Tensor:
+    """``[N, L, d] -> [N, L, 2d]``: each position's state after its predecessor's (zeros before the first)."""
+    before = torch.cat([torch.zeros_like(latents[:, :1]), latents[:, :-1]], dim=1)
+    return torch.cat([before, latents], dim=-1)
+
+
+class MLPProbe:
+    """Standardise, then Linear -> GELU -> Linear to item logits; the same data and seed give the same probe."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, n_items: int, *, hidden: int = 512, epochs: int = 15,
+                 lr: float = 1e-3, batch_size: int = 256, seed: int = 0):  # fmt: skip
+        torch.manual_seed(seed)
+        self.mean, self.std = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
+        z = (x - self.mean) / self.std
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(x.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, n_items)
+        )
+        opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            for idx in torch.randperm(len(z), generator=gen).split(batch_size):
+                loss = torch.nn.functional.cross_entropy(self.net(z[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+    @torch.no_grad()
+    def log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self.net((x - self.mean) / self.std), dim=-1)
+
+
 def popular_scores(train_targets: torch.Tensor, n_items: int, rows: int) -> torch.Tensor:
     """Scores that rank items by how often they are training targets (the same for every row)."""
     counts = Counter(train_targets.tolist())
@@ -78,6 +115,7 @@ def probe_cells(
     *,
     seed: int = 0,
     epochs: int = 5,
+    mlp_epochs: int = 15,
     lr: float = 1e-2,
     batch_size: int = 256,
     resamples: int = 1000,
@@ -91,6 +129,7 @@ def probe_cells(
 
     length = train_latents.shape[1]
     readers = [r for r in READERS if r != "retrieval" or item_embeddings is not None]
+    pairs_train, pairs_test = with_previous(train_latents), with_previous(test_latents)
     cells = []
     for offset in OFFSETS:
         y_train_all, y_test_all = offset_targets(train_windows, offset), offset_targets(test_windows, offset)
@@ -98,18 +137,27 @@ def probe_cells(
             y_train, y_test = y_train_all[:, t], y_test_all[:, t]
             keep_train, keep_test = y_train > 0, y_test > 0
             for reader in readers:
+                if reader.startswith("mlp") and offset not in MLP_OFFSETS:
+                    continue
                 cell = {"reader": reader, "position": t, "offset": offset}
                 if not keep_test.any() or not keep_train.any():
                     cells.append({**cell, **{f"top{k}": None for k in KS}})
                     continue
-                x_test, target = test_latents[keep_test, t], y_test[keep_test]
-                if reader == "linear":
+                x_train, x_test = (
+                    (pairs_train, pairs_test) if reader.endswith("_pair") else (train_latents, test_latents)
+                )
+                x_train, x_test, target = x_train[keep_train, t], x_test[keep_test, t], y_test[keep_test]
+                if reader.startswith("linear"):
                     probe, _ = SoftmaxProbe.train(
-                        train_latents[keep_train, t], y_train[keep_train] - 1, n_items,
+                        x_train, y_train[keep_train] - 1, n_items,
                         epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=0.0, seed=seed,
                     )  # fmt: skip
                     with torch.no_grad():
                         scores = probe.log_probs(x_test)
+                elif reader.startswith("mlp"):
+                    scores = MLPProbe(
+                        x_train, y_train[keep_train] - 1, n_items, epochs=mlp_epochs, seed=seed
+                    ).log_probs(x_test)
                 elif reader == "retrieval":
                     scores = x_test @ item_embeddings.T
                 else:
@@ -140,7 +188,9 @@ def format_table(name: str, cells: list[dict]) -> str:
         for t in range(length):
             row = []
             for o in OFFSETS:
-                c = next(c for c in cells if (c["reader"], c["position"], c["offset"]) == (reader, t, o))
+                c = next(
+                    (c for c in cells if (c["reader"], c["position"], c["offset"]) == (reader, t, o)), None
+                )
                 row.append(f"{_cell_text(c):^28}")
             label = f"{t + 1}" + (" (last)" if t == length - 1 else "")
             lines.append(f"{label:>9} | " + " | ".join(row))
@@ -151,7 +201,9 @@ def _label(offset: int) -> str:
     return {-1: "item t-1", 0: "item t", 1: "item t+1"}[offset]
 
 
-def _cell_text(cell: dict) -> str:
+def _cell_text(cell: dict | None) -> str:
+    if cell is None:
+        return "(not run)"
     if cell["top1"] is None:
         return "—"
     a, b = cell["top1"], cell["top10"]
@@ -210,6 +262,7 @@ def main() -> None:
     parser.add_argument("--recs", nargs="+", default=["sasrec", "gru4rec"])
     parser.add_argument("--checkpoint", action="append", default=[], metavar="REC=DIR")
     parser.add_argument("--epochs", type=int, default=5, help="linear probe epochs (linear_probe's default)")
+    parser.add_argument("--mlp-epochs", type=int, default=15)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -233,16 +286,20 @@ def main() -> None:
                 window_latents(model, train_w, spec.window), train_w,
                 window_latents(model, test_w, spec.window), test_w,
                 d.data.n_items, model.item_embeddings().detach().float(),
-                seed=args.seed, epochs=args.epochs, resamples=args.resamples,
+                seed=args.seed, epochs=args.epochs, mlp_epochs=args.mlp_epochs, resamples=args.resamples,
             )  # fmt: skip
             print(format_table(rec, cells))
             best = {
                 r: [best_offset(cells, r, t) for t in range(spec.window)] for r in ("linear", "retrieval")
             }
+            item_t = {  # top-1 of the item at each position, per reader: the summary of the table
+                r: [round(c["top1"]["value"], 4) for c in cells if (c["reader"], c["offset"]) == (r, 0)]
+                for r in READERS
+            }
             out["window"] = spec.window
             out["models"][rec] = {
                 **info, "n_train_windows": len(train_w), "n_test_windows": len(test_w),
-                "best_offset_top1": best, "cells": cells,
+                "best_offset_top1": best, "item_t_top1": item_t, "cells": cells,
             }  # fmt: skip
     except RecbenchError as exc:
         raise SystemExit(str(exc)) from None

@@ -52,7 +52,7 @@ def test_latents_that_encode_the_next_item_read_as_offset_plus_one_at_every_posi
     train_w, test_w = windows(400, seed=1), windows(120, seed=2)
     cells = probe_positions.probe_cells(
         next_item_latents(train_w, embeddings), train_w, next_item_latents(test_w, embeddings), test_w,
-        N_ITEMS, embeddings, epochs=20, resamples=200,
+        N_ITEMS, embeddings, epochs=20, mlp_epochs=30, resamples=200,
     )  # fmt: skip
     cell = {(c["reader"], c["position"], c["offset"]): c for c in cells}
     for t in range(LENGTH):
@@ -69,7 +69,14 @@ def test_latents_that_encode_the_next_item_read_as_offset_plus_one_at_every_posi
         assert cell[("retrieval", t, 0)]["top1"]["value"] == 0.0
         assert cell[("linear", t, 0)]["top1"]["value"] < 0.3  # chance is 1/11
         assert cell[("popular", t, 1)]["top1"]["value"] < 0.3
+        assert cell[("mlp", t, 0)]["top1"]["value"] < 0.3
+        assert ("mlp", t, 1) not in cell  # the MLP readers read the item at the position only
+    # with its predecessor, a position holds its own item (the predecessor encodes it), except the first
+    for t in range(1, LENGTH):
+        for reader in ("linear_pair", "mlp_pair"):
+            assert cell[(reader, t, 0)]["top1"]["value"] == 1.0
+    assert cell[("mlp_pair", 0, 0)]["top1"]["value"] < 0.3
     assert cell[("linear", 0, -1)]["top1"] is None  # no item before the window's first
     assert cell[("retrieval", 0, -1)]["top10"] is None
     table = probe_positions.format_table("toy", cells)
-    assert "100.0 [100.0, 100.0] / 100.0" in table and "5 (last)" in table
+    assert "100.0 [100.0, 100.0] / 100.0" in table and "5 (last)" in table and "(not run)" in table
