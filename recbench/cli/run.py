@@ -48,6 +48,12 @@ def register(app: typer.Typer) -> None:
         ),
         align_steps: int = typer.Option(None, "--align-steps", help="Adapter-only title alignment steps."),
         lora: bool = typer.Option(False, "--lora", help="Also train LoRA (r=8 on q_proj, v_proj)."),
+        train_precision: str = typer.Option(
+            None,
+            "--train-precision",
+            help="LLM arithmetic while the adapter trains: bf16 (default; fast on CPUs with AMX or "
+            "AVX512-BF16) or fp32. Generation is fp32 on CPU either way.",
+        ),
         profile: str = typer.Option("fast", "--profile", help="fast (CPU budget) or paper (RecInterpreter)."),
         dataset: str = typer.Option(None, "--dataset", help="Dataset (default: ml-100k)."),
         data_dir: str = typer.Option(None, "--data-dir", help="Read the dataset from this folder."),
@@ -98,6 +104,7 @@ def register(app: typer.Typer) -> None:
             adapter_options=adapter_options,
             align_steps=align_steps,
             lora={"r": 8, "alpha": 16, "dropout": 0.0} if lora else None,
+            train_precision=train_precision,
             dataset=dataset_name(dataset, columns, interactions_file, items_file),  # csv[user=user_id,...]
             data_dir=data_dir,
             window=window,

@@ -74,12 +74,14 @@ def will_align(adapter, latents: torch.Tensor, token_ids: torch.Tensor, steps: i
 def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token_ids: torch.Tensor,
                   steps: int, seed: int, batch_size: int = 256, lr: float = 3e-3,
                   progress: Callable[[int, float], None] | None = None,
-                  checkpoint: Checkpointer | None = None, resume: Saved | None = None) -> dict:  # fmt: skip
+                  checkpoint: Checkpointer | None = None, resume: Saved | None = None,
+                  bf16: bool = False) -> dict:  # fmt: skip
     """Minimise 1 - cos(soft token, title-token embedding) per position; returns a short report.
 
     ``progress(step, loss)`` is called after each step. With a ``checkpoint``, the state is saved when
     it says so and at the end (with the report); ``resume`` (an ``"align"`` checkpoint) continues from
-    it, with the same result as an uninterrupted run.
+    it, with the same result as an uninterrupted run. ``bf16`` runs the adapter's forward under bf16
+    autocast (bf16 training; its weights stay fp32).
     """
     if not will_align(adapter, latents, token_ids, steps):
         return {"align_steps": 0}
@@ -111,7 +113,8 @@ def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token
     adapter.train()
     for step in range(first, steps):
         idx = torch.randint(0, len(latents), (min(batch_size, len(latents)),), generator=gen)
-        out = adapter(latents[idx].to(targets.device))
+        with torch.autocast(targets.device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = adapter(latents[idx].to(targets.device)).float()
         goal = targets[token_ids[idx].to(targets.device)]
         loss = (1 - F.cosine_similarity(out, goal, dim=-1)).mean()
         opt.zero_grad(set_to_none=True)

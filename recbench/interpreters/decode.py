@@ -36,11 +36,13 @@ def greedy_decode(
     max_new_tokens: int,
     eos_ids: list[int],
     finished: Callable[[list[int]], bool] | None = None,
+    prefix: Any = None,
 ) -> list[list[int]]:
     """New token ids for each row of a left-padded batch ``embeds [B, T, H]`` with ``mask [B, T]``.
 
     A row ends with the first id in ``eos_ids`` (kept), the first token after which ``finished(ids)``
-    holds (kept), or after ``max_new_tokens`` tokens.
+    holds (kept), or after ``max_new_tokens`` tokens. ``prefix``, a KV cache of ``P`` tokens every row
+    begins with, is read before ``embeds``; then ``mask`` is ``[B, P + T]`` (the prefix's columns ones).
     """
     from transformers import DynamicCache
 
@@ -49,8 +51,10 @@ def greedy_decode(
         return out
     eos = set(eos_ids)
     live = list(range(len(out)))  # the input row each batch row belongs to
-    cache = DynamicCache(config=lm.config)
+    cache = prefix if prefix is not None else DynamicCache(config=lm.config)
+    cached = cache.get_seq_length()
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding: count from the first real token
+    positions = positions[:, cached:]
     step_inputs: dict[str, torch.Tensor] = {"inputs_embeds": embeds}
     cache_kw = cache_argument(lm)
     for step in range(max_new_tokens):

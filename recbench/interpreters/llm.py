@@ -33,6 +33,7 @@ class LLMInterpreter(Interpreter):
         warmup: int = DEFAULTS.warmup,
         gen_batch_size: int = DEFAULTS.gen_batch_size,
         align_steps: int = DEFAULTS.align_steps,
+        train_precision: str | None = DEFAULTS.train_precision,
     ):
         registry.adapters.entry(adapter)  # unknown adapter names fail before any model loads
         self.llm_name = llm
@@ -52,6 +53,7 @@ class LLMInterpreter(Interpreter):
         }
         self.train_settings["align_steps"] = align_steps
         self.gen_batch_size = gen_batch_size
+        self.train_precision = train_precision
         self.model = None
 
     @classmethod
@@ -69,6 +71,7 @@ class LLMInterpreter(Interpreter):
             warmup=cfg.warmup,
             gen_batch_size=cfg.gen_batch_size,
             align_steps=cfg.align_steps,
+            train_precision=cfg.train_precision,
         )
 
     def setup(self, ctx: InterpreterContext) -> None:
@@ -87,10 +90,16 @@ class LLMInterpreter(Interpreter):
             raise ConfigError(
                 f"adapter '{self.adapter_name}' options {self.adapter_options}: {exc}"
             ) from None
-        self.model = SoftPromptModel(self.llm, adapter, lora=self.lora, chat_template=self.chat_template)
+        self.model = SoftPromptModel(
+            self.llm,
+            adapter,
+            lora=self.lora,
+            chat_template=self.chat_template,
+            train_precision=self.train_precision,
+        )
 
     def identity(self) -> dict:
-        return {
+        out = {
             "name": self.name,
             "llm": getattr(getattr(self, "llm", None), "identity", self.llm_name),
             "adapter": self.adapter_name,
@@ -99,6 +108,9 @@ class LLMInterpreter(Interpreter):
             "chat_template": self.chat_template,
             "train": self.train_settings,
         }
+        if self.train_precision is not None:  # left out as before it existed: older keys stay valid
+            out["train_precision"] = self.train_precision
+        return out
 
     def describe(self) -> dict:
         label = f"{self.llm_name} + {self.adapter_name}" + (" + LoRA" if self.lora else "")
@@ -158,6 +170,7 @@ class LLMInterpreter(Interpreter):
                 progress=report_align if progress is not None else None,
                 checkpoint=checkpoint,
                 resume=saved,
+                bf16=self.train_precision == "bf16",
             )
         history = self.model.fit(
             self._examples(train, True),

@@ -10,7 +10,8 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,12 @@ class SoftPromptModel(nn.Module):
     """
 
     def __init__(
-        self, llm: LoadedLLM, adapter: Adapter, lora: dict | None = None, chat_template: bool = True
+        self,
+        llm: LoadedLLM,
+        adapter: Adapter,
+        lora: dict | None = None,
+        chat_template: bool = True,
+        train_precision: str | None = None,
     ) -> None:
         super().__init__()
         self.llm, self.tokenizer = llm, llm.tokenizer
@@ -83,6 +89,14 @@ class SoftPromptModel(nn.Module):
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
         self._piece_ids: dict[tuple[str, bool], list[int]] = {}  # text piece -> token ids
         self._prompt_ids: dict[str, list[list[int]]] = {}  # prompt -> ids of the pieces around placeholders
+        # ``train_precision`` (None: as before the setting existed, the device's dtype and the whole prompt
+        # every step). With it, the prompt text every row shares (the chat template's system turn) is
+        # computed once and its keys and values reused in training and generation (constant while the LLM
+        # is frozen); "bf16" also trains under bf16 autocast (the CPU's AMX units). Generation keeps the
+        # device's dtype: on CPU, fp32 gives the same text whatever the batch (verification needs it).
+        self.train_precision = train_precision
+        self.reuse_prefix = train_precision is not None
+        self._prefix_kv: dict[tuple, list[tuple[torch.Tensor, torch.Tensor]]] = {}
 
     # --- set-up -------------------------------------------------------------------------------------
 
@@ -191,6 +205,48 @@ class SoftPromptModel(nn.Module):
 
     # --- training -----------------------------------------------------------------------------------
 
+    def _shared_prefix(self, batch: list[PromptExample]) -> list[int]:
+        """Token ids every row of ``batch`` starts with, before its first soft token."""
+        firsts = [self._pieces(ex.prompt)[0] for ex in batch]
+        n = min(map(len, firsts))
+        for ids in firsts[1:]:
+            n = next((i for i in range(n) if ids[i] != firsts[0][i]), n)
+        return firsts[0][:n]
+
+    def _prefix_cache(self, prefix: list[int], rows: int) -> Any:
+        """A fresh KV cache holding ``prefix`` for ``rows`` rows (computed once per prefix, no gradient)."""
+        from transformers import DynamicCache
+
+        dev = self.embed.weight.device.type
+        key = (tuple(prefix), torch.is_autocast_enabled(dev))  # training (bf16) and generation differ
+        if key not in self._prefix_kv:
+            cache = DynamicCache(config=self.lm.config)
+            ids = torch.tensor([prefix], device=self.embed.weight.device)
+            with torch.no_grad():
+                self.lm(input_ids=ids, use_cache=True, **{decode.cache_argument(self.lm): cache})
+            self._prefix_kv[key] = [(layer.keys, layer.values) for layer in cache.layers]
+        data = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in self._prefix_kv[key]]
+        return DynamicCache(data, config=self.lm.config)
+
+    @contextmanager
+    def _train_arithmetic(self) -> Iterator[None]:
+        """Where training's forward passes run: bf16 autocast with plain attention when asked for (the
+        fused CPU attention's bf16 backward is slower than the whole rest of a step)."""
+        if self.train_precision != "bf16":
+            yield
+            return
+        dev = self.embed.weight.device.type
+        base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        before = base.config._attn_implementation
+        if dev == "cpu":
+            base.set_attn_implementation("eager")
+        try:
+            with torch.autocast(dev, dtype=torch.bfloat16):
+                yield
+        finally:
+            if dev == "cpu":
+                base.set_attn_implementation(before)
+
     def _loss_sum(self, batch: list[PromptExample]) -> tuple[torch.Tensor, int]:
         """Summed cross-entropy over target tokens, and their count."""
         embeds, mask, labels = self.build_inputs(batch, with_targets=True)
@@ -199,9 +255,23 @@ class SoftPromptModel(nn.Module):
         # more than the transformer itself on CPU (49k vocab), so keep just the span that predicts targets.
         supervised = (labels != -100).any(0).nonzero().flatten()
         keep = torch.arange(int(supervised[0]) - 1, int(supervised[-1]), device=labels.device)
-        logits = self.lm(
-            inputs_embeds=embeds, attention_mask=mask, use_cache=False, logits_to_keep=keep
-        ).logits
+        # LoRA changes the LLM at every step, so its prefix cannot be computed once
+        prefix = self._shared_prefix(batch) if self.reuse_prefix and self.lora_config is None else []
+        if prefix:
+            p, width = len(prefix), embeds.shape[1]
+            positions = torch.arange(p, width, device=embeds.device).expand(len(batch), -1)
+            logits = self.lm(
+                inputs_embeds=embeds[:, p:],
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                logits_to_keep=keep - p,
+                **{decode.cache_argument(self.lm): self._prefix_cache(prefix, len(batch))},
+            ).logits
+        else:
+            logits = self.lm(
+                inputs_embeds=embeds, attention_mask=mask, use_cache=False, logits_to_keep=keep
+            ).logits
         targets = labels[:, keep + 1]
         loss = F.cross_entropy(
             logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum"
@@ -292,7 +362,8 @@ class SoftPromptModel(nn.Module):
                     if len(order) < min(batch_size, len(train)):
                         order += torch.randperm(len(train), generator=gen).tolist()  # epoch-wise shuffling
                     idx, order = order[:batch_size], order[batch_size:]
-                    loss_sum, n_tok = self._loss_sum([train[i] for i in idx])
+                    with self._train_arithmetic():
+                        loss_sum, n_tok = self._loss_sum([train[i] for i in idx])
                     loss = loss_sum / max(n_tok, 1)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
@@ -320,7 +391,8 @@ class SoftPromptModel(nn.Module):
         """Mean cross-entropy per target token (eos included) over ``examples``."""
         total, count = 0.0, 0
         for i in range(0, len(examples), batch_size):
-            loss_sum, n_tok = self._loss_sum(examples[i : i + batch_size])
+            with self._train_arithmetic():
+                loss_sum, n_tok = self._loss_sum(examples[i : i + batch_size])
             total, count = total + float(loss_sum), count + n_tok
         return total / max(count, 1)
 
@@ -356,7 +428,13 @@ class SoftPromptModel(nn.Module):
         with torch.inference_mode():
             for s in range(0, len(order), batch_size):
                 idx = order[s : s + batch_size]
-                embeds, mask, _ = self.build_inputs([examples[i] for i in idx], with_targets=False)
+                batch = [examples[i] for i in idx]
+                embeds, mask, _ = self.build_inputs(batch, with_targets=False)
+                prefix = self._shared_prefix(batch) if self.reuse_prefix and self.lora_config is None else []
+                cache = None
+                if prefix:  # [pad][prefix][rest] -> the cached prefix, then [pad][rest]
+                    embeds, mask = _cut_prefix(embeds, mask, len(prefix))
+                    cache = self._prefix_cache(prefix, len(batch))
                 rows = decode.greedy_decode(
                     self.lm,
                     embeds,
@@ -364,6 +442,7 @@ class SoftPromptModel(nn.Module):
                     max_new_tokens=max_new_tokens,
                     eos_ids=self.eos_ids,
                     finished=stopped if stop else None,
+                    prefix=cache,
                 )
                 for i, row in zip(idx, rows, strict=True):
                     out[i] = self._finish(row, stop)
@@ -435,6 +514,15 @@ class SoftPromptModel(nn.Module):
         model = cls(llm, adapter, lora=meta.get("lora"), chat_template=bool(meta.get("chat_template", True)))
         model.load(folder)
         return model
+
+
+def _cut_prefix(embeds: torch.Tensor, mask: torch.Tensor, p: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A left-padded batch whose rows all start with the same ``p`` tokens, without them:
+    ``(embeds [B, T - p, H], mask [B, T])``, the mask's first ``p`` columns standing for the prefix."""
+    starts = (mask == 0).sum(-1).tolist()  # each row's padding
+    rest = torch.stack([torch.cat([e[:a], e[a + p :]]) for e, a in zip(embeds, starts, strict=True)])
+    rest_mask = torch.stack([torch.cat([m[:a], m[a + p :]]) for m, a in zip(mask, starts, strict=True)])
+    return rest, torch.cat([rest_mask.new_ones((len(mask), p)), rest_mask], dim=-1)
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from recbench.cache import stable_hash
 from recbench.errors import ConfigError, UnknownNameError
 from recbench.registry import unknown_name_message
 
+TRAIN_PRECISIONS = ("fp32", "bf16")
 DEFAULT_TASKS = ("seq_recovery", "residual_id", "description", "next_item")
 
 
@@ -49,6 +50,10 @@ class RunSpec:
     align_steps: int = 3000  # adapter-only warm start before end-to-end training (interpreters/align.py)
     lora: dict | None = None
     chat_template: bool = True
+    # the frozen LLM's arithmetic while the adapter trains: bf16 uses the CPU's bf16 matrix units (AMX);
+    # generation stays in fp32 on CPU (exact and batch-independent). None: runs recorded before the
+    # setting existed (fp32 training on CPU)
+    train_precision: str | None = "bf16"
     tasks: tuple[str, ...] = DEFAULT_TASKS  # the tasks this run evaluates
     train_tasks: tuple[str, ...] = DEFAULT_TASKS  # the tasks the interpreter is trained on
     # the version of each task above, where it is not 1 (resolve() pins every task's version: the
@@ -87,13 +92,17 @@ class RunSpec:
         # the interpreter is trained on the profile's tasks whatever subset is evaluated
         values.setdefault("train_tasks", DEFAULTS.train_tasks)
         values.update(pin_task_versions(values.get("tasks", DEFAULTS.tasks), values["train_tasks"]))
+        values.setdefault("train_precision", DEFAULTS.train_precision)
+        if not _trains_llm(values.get("interpreter", DEFAULTS.interpreter)):
+            values["train_precision"] = None  # nothing trains an LLM: the run id stays what it was before
         return cls.from_dict(values, where="run settings")
 
     @classmethod
     def from_dict(cls, raw: object, where: str = "config") -> RunSpec:
         """A spec from its :meth:`to_dict` form (results.json ``config``); every field checked.
 
-        A config written before ``train_tasks`` existed trained on its evaluated tasks.
+        A config written before ``train_tasks`` existed trained on its evaluated tasks; one written
+        before ``train_precision`` existed trained in its device's default dtype (``None``).
         """
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: must be an object of run settings")
@@ -104,6 +113,7 @@ class RunSpec:
         values = dict(raw)
         if "tasks" in values and "train_tasks" not in values:
             values["train_tasks"] = values["tasks"]
+        values.setdefault("train_precision", None)
         values = {k: _coerce(k, v, where) for k, v in values.items()}
         spec = cls(**values)
         spec.check()
@@ -125,6 +135,7 @@ class RunSpec:
             (self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
+            (self.train_precision in (None, *TRAIN_PRECISIONS), f"--train-precision must be fp32 or bf16, got {self.train_precision!r}"),
             (len(self.tasks) > 0, "no tasks selected"),
             (len(self.train_tasks) > 0, "no training tasks selected"),
             (len(set(self.tasks)) == len(self.tasks), f"a task is named twice in {list(self.tasks)}"),
@@ -161,6 +172,8 @@ class RunSpec:
             del identity["train_tasks"]
         if not self.task_versions:  # every task at version 1: as every run before versions coexisted
             del identity["task_versions"]
+        if self.train_precision is None:  # as every run before train_precision existed
+            del identity["train_precision"]
         return f"{slug}-{stable_hash(identity, 8)}"
 
     @property
@@ -200,6 +213,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "align_steps": ((int,), False),
     "lora": ((dict,), True),
     "chat_template": ((bool,), False),
+    "train_precision": ((str,), True),
     "tasks": ((list, tuple), False),
     "train_tasks": ((list, tuple), False),
     "task_versions": ((dict,), False),
@@ -252,6 +266,20 @@ def _coerce(name: str, value: object, where: str) -> object:
             raise ConfigError(f"{where}: {name} must hold JSON values only, got {value!r:.80}") from None
         return dict(value)
     return value
+
+
+def _trains_llm(interpreter: object) -> bool:
+    """Whether an interpreter takes a ``train_precision`` (it trains through an LLM); unknown names fail
+    later, in one line."""
+    import inspect
+
+    from recbench import registry
+
+    try:
+        cls = registry.interpreters.get(str(interpreter))
+    except Exception:  # noqa: BLE001 - the runner reports an unknown interpreter with its own message
+        return True
+    return "train_precision" in inspect.signature(cls.__init__).parameters
 
 
 def pin_task_versions(tasks, train_tasks) -> dict:

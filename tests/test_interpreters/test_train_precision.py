@@ -1,0 +1,114 @@
+"""train_precision: the reused prompt prefix and bf16 training (tiny random LLM), and the setting's identity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from recbench.adapters.per_position import PerPositionAdapter
+from recbench.errors import ConfigError
+from recbench.interpreters.llm import LLMInterpreter
+from recbench.interpreters.soft_prompt import PromptExample, SoftPromptModel
+from recbench.run.spec import RunSpec
+
+from .conftest import REC_DIM, TITLES, WINDOW
+
+SUBMISSIONS = Path(__file__).resolve().parents[2] / "leaderboard" / "submissions"
+
+
+def engine(llm, train_precision=None, seed: int = 0) -> SoftPromptModel:
+    torch.manual_seed(seed)
+    adapter = PerPositionAdapter(REC_DIM, llm.hidden_size, WINDOW)
+    return SoftPromptModel(llm, adapter, train_precision=train_precision)
+
+
+def examples(n: int = 6, seed: int = 0) -> list[PromptExample]:
+    """Prompts that share a text prefix and then differ (the prefix is what is computed once)."""
+    g = torch.Generator().manual_seed(seed)
+    prompts = ["Seen so far: <rec_emb>. Next?", "Seen so far: <rec_emb>. Taste?", "Seen so far: <rec_emb>"]
+    return [
+        PromptExample(prompts[i % 3], [torch.randn(WINDOW, REC_DIM, generator=g)], TITLES[i % 8])
+        for i in range(n)
+    ]
+
+
+def test_shared_prefix_is_the_common_text_before_the_first_soft_token(tiny_llm):
+    model = engine(tiny_llm, "fp32")
+    batch = examples()
+    prefix = model._shared_prefix(batch)
+    first = model._pieces(batch[0].prompt)[0]
+    assert prefix and prefix == first[: len(prefix)]
+    other = PromptExample("Other text <rec_emb>", batch[0].latents, "x")
+    assert len(model._shared_prefix([*batch, other])) < len(prefix)
+
+
+def test_reused_prefix_gives_the_same_loss_and_gradients(tiny_llm):
+    whole, reused = engine(tiny_llm), engine(tiny_llm, "fp32")
+    assert not whole.reuse_prefix and reused.reuse_prefix
+    batch = examples()
+    a, n_a = whole._loss_sum(batch)
+    b, n_b = reused._loss_sum(batch)
+    assert n_a == n_b
+    assert abs(a.item() - b.item()) <= 1e-5 * abs(a.item())
+    a.backward()
+    b.backward()
+    for p, q in zip(whole.adapter.parameters(), reused.adapter.parameters(), strict=True):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_reused_prefix_generates_the_same_text(tiny_llm):
+    whole, reused = engine(tiny_llm), engine(tiny_llm, "bf16")  # generation stays fp32 with bf16 training
+    batch = [PromptExample(ex.prompt, ex.latents) for ex in examples(9)]
+    expected = whole.generate(batch, max_new_tokens=6)
+    assert reused.generate(batch, max_new_tokens=6) == expected
+    assert reused.generate(batch, max_new_tokens=6, batch_size=2) == expected  # batch-independent
+    assert [reused.generate([ex], max_new_tokens=6)[0] for ex in batch[:3]] == expected[:3]
+
+
+def test_bf16_training_is_autocast_deterministic_and_restores_attention(tiny_llm):
+    batch = examples(8)
+    attention = tiny_llm.model.config._attn_implementation
+    runs = []
+    for precision in ("bf16", "bf16", "fp32"):
+        model = engine(tiny_llm, precision)
+        history = model.fit(batch, None, steps=4, batch_size=4, lr=1e-2, weight_decay=0.0, seed=0)
+        runs.append(history["train_loss"])
+        assert tiny_llm.model.config._attn_implementation == attention  # generation's attention is back
+    assert runs[0] == runs[1]  # same seed, same numbers
+    assert runs[0] != runs[2]  # bf16 arithmetic really ran
+    assert all(abs(a - b) < 0.1 * abs(b) for a, b in zip(runs[0], runs[2], strict=True))
+
+
+def test_bf16_autocast_covers_the_valid_loss(tiny_llm):
+    model = engine(tiny_llm, "bf16")
+    batch = examples(4)
+    with model._train_arithmetic():
+        assert torch.is_autocast_enabled("cpu")
+        assert tiny_llm.model.config._attn_implementation == "eager"
+    assert not torch.is_autocast_enabled("cpu")
+    assert model.evaluate(batch) != engine(tiny_llm, "fp32").evaluate(batch)
+
+
+def test_spec_defaults_and_old_configs():
+    llm = RunSpec.resolve("fast")
+    assert llm.train_precision == "bf16"
+    assert RunSpec.resolve("fast", train_precision="fp32").run_id() != llm.run_id()
+    assert RunSpec.resolve("fast", interpreter="popular").train_precision is None  # no LLM trains
+    for results in sorted(SUBMISSIONS.glob("*/*/results.json")):  # recorded before the setting existed
+        claimed = json.loads(results.read_text())
+        spec = RunSpec.from_dict(claimed["config"])
+        assert spec.train_precision is None
+        assert spec.run_id() == claimed["run_id"]
+    with pytest.raises(ConfigError, match="train-precision must be fp32 or bf16"):
+        RunSpec.resolve("fast", train_precision="fp16")
+    with pytest.raises(ConfigError, match="train_precision must be str"):
+        RunSpec.from_dict({**llm.to_dict(), "train_precision": 16})
+
+
+def test_identity_names_the_setting_only_when_set():
+    assert "train_precision" not in LLMInterpreter(train_precision=None).identity()
+    assert LLMInterpreter(train_precision="bf16").identity()["train_precision"] == "bf16"
+    assert LLMInterpreter.from_config(RunSpec.resolve("fast")).train_precision == "bf16"
