@@ -8,6 +8,10 @@ With ``tokens_per_item=T`` each position becomes T soft tokens (the MLP's output
 vectors), so an item can be handed to the LLM as a short "word" rather than a single vector: the
 alignment warm start (recbench/interpreters/align.py) fits those T tokens to the first T tokens of the
 item's title, which a frozen LLM can then read and copy.
+
+With ``with_previous=True`` each position reads its state and the one before it, ``[h_{t-1}; h_t]``
+(zeros before the first): a recurrent recommender such as GRU4Rec keeps the item it just read in the
+step between two states, not in either state alone (docs/probes.md measures it).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class MLPAdapter(Adapter):
         hidden: int | None = None,
         tokens_per_item: int = 1,
         store: str = "float32",
+        with_previous: bool = False,
         **unknown: Any,
     ):
         super().__init__(rec_dim, llm_dim, window, token_norm, **unknown)
@@ -49,14 +54,22 @@ class MLPAdapter(Adapter):
             raise ConfigError(f"adapter 'mlp' needs store in {', '.join(STORE)}, got {store!r}")
         self.store = store
         self.storage_dtype = STORE[store]
+        if not isinstance(with_previous, bool):
+            raise ConfigError(f"adapter 'mlp' needs with_previous true or false, got {with_previous!r}")
+        self.with_previous = with_previous
         self.n_tokens = window * tokens_per_item
         self.mlp = nn.Sequential(
-            nn.Linear(rec_dim, self.hidden), nn.GELU(), nn.Linear(self.hidden, llm_dim * tokens_per_item)
+            nn.Linear(rec_dim * 2 if with_previous else rec_dim, self.hidden),
+            nn.GELU(),
+            nn.Linear(self.hidden, llm_dim * tokens_per_item),
         )
 
     def project(self, latents: torch.Tensor) -> torch.Tensor:
         """[B, L, d] -> [B, L * tokens_per_item, H] (an item's tokens are adjacent)."""
         self._check_window(latents)
+        if self.with_previous:
+            before = torch.cat([torch.zeros_like(latents[:, :1]), latents[:, :-1]], dim=1)
+            latents = torch.cat([before, latents], dim=-1)
         out = self.mlp(latents)
         return out.reshape(out.shape[0], self.n_tokens, self.llm_dim)
 
@@ -66,4 +79,6 @@ class MLPAdapter(Adapter):
             out["tokens_per_item"] = self.tokens_per_item
         if self.store != "float32":
             out["store"] = self.store
+        if self.with_previous:
+            out["with_previous"] = True
         return out

@@ -19,6 +19,7 @@ CASES = {
     "per_position": ({}, L),
     "mlp": ({"hidden": 20}, L),
     "mlp-3": ({"hidden": 20, "tokens_per_item": 3}, 3 * L),
+    "mlp-previous": ({"hidden": 20, "with_previous": True}, L),
 }
 
 
@@ -57,6 +58,20 @@ def test_mlp_tokens_per_item_are_grouped_by_position():
     with pytest.raises(ConfigError, match="tokens_per_item >= 1"):
         build("mlp", tokens_per_item=0)
     assert build("mlp", hidden=20).hparams() == {"hidden": 20}  # old checkpoints keep loading
+
+
+def test_mlp_with_previous_reads_each_state_and_the_one_before():
+    adapter = build("mlp", hidden=20, with_previous=True)
+    x = torch.randn(B, L, D)
+    y = x.clone()
+    y[:, 1] = torch.randn(B, D)  # position 1 feeds its own token and position 2's
+    moved = (adapter(x) - adapter(y)).abs().sum(-1) > 0
+    assert moved[:, 1:3].all() and not moved[:, [0, 3, 4]].any()
+    first = adapter.mlp(torch.cat([torch.zeros(B, D), x[:, 0]], dim=-1))  # zeros before the first state
+    assert torch.allclose(adapter(x)[:, 0], adapter.out_norm(first) * adapter.out_scale, atol=1e-6)
+    assert adapter.hparams() == {"hidden": 20, "with_previous": True}
+    with pytest.raises(ConfigError, match="with_previous true or false"):
+        build("mlp", with_previous="yes")
 
 
 def test_paper_weights_are_a_softmax_over_positions():
