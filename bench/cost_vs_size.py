@@ -230,14 +230,31 @@ class Stage:
         }
 
 
-def child_process_rss(command: list[str], env: dict, cwd: Path) -> tuple[int, float, float, str]:
-    """Run ``command``: (exit status, wall seconds, its peak RSS in MiB, its output)."""
+# Runs the recbench CLI and reports its own peak RSS. ``ru_maxrss`` of a child started by fork or vfork
+# counts the parent's pages from before exec, so the child reads VmHWM (its own, post-exec) at exit.
+_CLI_WITH_PEAK = """
+import atexit, sys
+from pathlib import Path
+def peak():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            sys.stderr.write("\\nPEAK_RSS_KIB " + line.split()[1] + "\\n")
+atexit.register(peak)
+from recbench.cli import main
+sys.argv = ["recbench", *sys.argv[1:]]
+main()
+"""
+
+
+def cli_with_peak(args: list[str], env: dict, cwd: Path) -> tuple[int, float, float | None, str]:
+    """Run ``recbench ARGS`` in a fresh process: (exit status, wall seconds, its peak RSS in MiB, output)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = proc.stdout.read().decode(errors="replace")
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, time.perf_counter() - start, usage.ru_maxrss / 1024, output
+    done = subprocess.run(
+        [sys.executable, "-c", _CLI_WITH_PEAK, *args], env=env, cwd=cwd, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - start
+    peak = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KIB ")]
+    return done.returncode, seconds, int(peak[-1]) / 1024 if peak else None, done.stdout + done.stderr
 
 
 # --- the stages at one size (run in a fresh process) ---------------------------------------------------
@@ -349,13 +366,12 @@ def run_stages(folder: Path, work: Path, threads: int) -> dict:
     del data, d
     gc.collect()
 
-    recbench = str(Path(sys.executable).with_name("recbench"))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    command = [recbench, "--quiet", "leaderboard", "validate", str(run), "--data-dir", str(folder)]
-    status, seconds, rss, output = child_process_rss(command, env, work)
+    args = ["--quiet", "leaderboard", "validate", str(run), "--data-dir", str(folder)]
+    status, seconds, rss, output = cli_with_peak(args, env, work)
     if status != 0:
         raise SystemExit(f"error: leaderboard validate failed at {folder}:\n{output}")
-    out["validate"] = {"seconds": round(seconds, 3), "peak_rss_mib": round(rss, 1), "process": True}
+    out["validate"] = {"seconds": round(seconds, 3), "peak_rss_mib": rss and round(rss, 1), "process": True}
     out["_notes"] = notes
     return out
 
