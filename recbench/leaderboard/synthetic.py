@@ -24,11 +24,13 @@ from recbench.leaderboard.validate import (
     scoring_context,
     task_definition,
 )
-from recbench.metrics.base import Sample
+from recbench.metrics.base import RoundTrip, Sample
+from recbench.metrics.roundtrip import title_items
 from recbench.results.io import RunSamples, new_results, write_run
 from recbench.results.scoring import summarise_task, task_block
 from recbench.run.spec import RunSpec
 from recbench.tasks import build_instances
+from recbench.tasks.inputs import TOP_K
 
 TASKS = ("seq_recovery", "residual_id", "description", "next_item")
 WINDOW = 3
@@ -50,15 +52,38 @@ def _output(inst, spec, data: SequenceData, rng: random.Random, quality: float) 
     return ", ".join(guesses) + "."
 
 
-def _top1(windows: list, data: SequenceData, rng: random.Random) -> dict[str, int]:
-    """A stand-in for the recommender's top-1: an item outside each window."""
-    out = {}
+def _outside(window, data: SequenceData, rng: random.Random, k: int, taken=()) -> list[int]:
+    """``k`` distinct random items outside the window (and outside ``taken``)."""
+    free = [i for i in range(1, data.n_items + 1) if i not in set(window.items) | set(taken)]
+    return rng.sample(free, min(k, len(free)))
+
+
+def _beliefs(windows: list, data: SequenceData, rng: random.Random) -> dict[str, dict]:
+    """A stand-in for the recommender's own top-10 (and top-1) of each window: items outside it."""
+    top10 = {}
     for w in windows:
-        item = rng.randint(1, data.n_items)
-        while item in w.items:
-            item = rng.randint(1, data.n_items)
-        out[w.id] = item
-    return out
+        top1 = rng.randint(1, data.n_items)
+        while top1 in w.items:
+            top1 = rng.randint(1, data.n_items)
+        top10[w.id] = [top1]
+    for w in windows:
+        top10[w.id] += _outside(w, data, rng, TOP_K - 1, taken=top10[w.id])
+    return {"rec_top1": {w: items[0] for w, items in top10.items()}, "rec_top10": top10}
+
+
+def _round_trip(output: str, inst, ctx, data: SequenceData, rng: random.Random, quality: float):
+    """A stand-in round trip, consistent as validate checks it: the output's titles fed back, a top-10
+    that keeps a ``quality`` share of the window's, and the window's top-1 ranked accordingly."""
+    items = title_items(output, ctx)
+    if not items:
+        return RoundTrip([], [], None)
+    own = list(inst.rec_top10)
+    kept = [i for i in own if rng.random() < quality]
+    top10 = (kept + _outside(inst.window, data, rng, len(own), taken=own))[: len(own)]
+    rng.shuffle(top10)
+    candidates = data.n_items - len(set(inst.window.items))
+    rank = top10.index(own[0]) + 1 if own[0] in top10 else rng.randint(len(top10) + 1, candidates)
+    return RoundTrip(items, top10, rank)
 
 
 def _results(run_id, label, kind, quality, data, data_dir, n, seed, window, blocks) -> dict:
@@ -136,27 +161,33 @@ def make_run(
     rng = random.Random(f"{run_id}:{seed}")
     specs = [task_definition(t) for t in (tasks or TASKS)]
     windows = sample_test_windows(data, window, seed, n)
-    top1 = _top1(windows, data, random.Random(seed))
-    rows: dict[str, dict[str, list[Sample]]] = {}
-    for spec in specs:
-        insts = build_instances(spec, windows, data, {"rec_top1": top1})
-        conditions = [("real", quality)] + ([("shuffled", quality / 4)] if kind == "llm" else [])
-        for condition, q in conditions:
-            rows.setdefault(spec.name, {})[condition] = [
-                Sample(
-                    id=i.id,
-                    task=i.task,
-                    prompt=i.prompt,
-                    target=i.target,
-                    output=_output(i, spec, data, rng, q),
-                    target_items=list(i.target_items),
-                    rec_top1=i.rec_top1,
-                    target_genres=list(i.target_genres),
-                )
-                for i in insts
-            ]
+    beliefs = _beliefs(windows, data, random.Random(seed))
     embeddings = Embeddings()
     scoring = scoring_context(data, embeddings)
+    rows: dict[str, dict[str, list[Sample]]] = {}
+    for spec in specs:
+        insts = build_instances(spec, windows, data, beliefs)
+        conditions = [("real", quality)] + ([("shuffled", quality / 4)] if kind == "llm" else [])
+        for condition, q in conditions:
+            group = rows.setdefault(spec.name, {}).setdefault(condition, [])
+            for i in insts:
+                output = _output(i, spec, data, rng, q)
+                trip = _round_trip(output, i, scoring, data, rng, q) if "roundtrip" in spec.inputs else None
+                group.append(
+                    Sample(
+                        id=i.id,
+                        task=i.task,
+                        prompt=i.prompt,
+                        target=i.target,
+                        output=output,
+                        target_items=list(i.target_items),
+                        rec_top1=i.rec_top1,
+                        target_genres=list(i.target_genres),
+                        rec_top10=list(i.rec_top10),
+                        next_item=i.next_item,
+                        roundtrip=trip,
+                    )
+                )
     prefetch_embeddings(scoring, embeddings, {s.name: s.metrics for s in specs}, rows)
     samples, blocks = RunSamples(), {}
     for spec in specs:

@@ -871,8 +871,17 @@ class Validator:
             if {"rec_top1", "rec_top10"} & set(definition.inputs):
                 # rebuilt with what the rows claim the recommender said; checked below for shape
                 from recbench.tasks import build_instances
+                from recbench.tasks.instances import targets_recommender
 
-                claimed = beliefs.provided_by_rows(groups.get("real", []), task, derived.windows)
+                real = groups.get("real", [])
+                if targets_recommender(definition):  # a target made from a bad rec_top1 means nothing
+                    plain = build_instances(
+                        definition, derived.windows, derived.data, beliefs.stand_in(derived)
+                    )
+                    if bad := _top1_defects(path, f"{task} (real)", real, plain, derived.data.n_items):
+                        out += bad
+                        continue
+                claimed = beliefs.provided_by_rows(real, task, derived.windows)
                 expected = build_instances(definition, derived.windows, derived.data, claimed)
             if block["n"] != len(expected):
                 out.append(

@@ -33,14 +33,18 @@ def tiny_instances() -> TinyInstances:
     from recbench.data import load_dataset, make_windows, split_windows_by_user
     from recbench.recommenders.train import train_recommender
     from recbench.run.latents import attach_latents
+    from recbench.run.stages import beliefs
     from recbench.tasks import build_instances, load_task
 
     data = load_dataset("csv", TINY)
     splits = split_windows_by_user(make_windows(data, WINDOW), seed=0)
-    model = train_recommender(data, "sasrec", epochs=2, seed=0).model
+    trained = train_recommender(data, "sasrec", epochs=2, seed=0)
+    model = trained.model
     specs = [load_task(t) for t in TASKS]
-    train = [i for s in specs for i in build_instances(s, splits["train"], data)]
-    test = {s.name: build_instances(s, splits["test"], data) for s in specs}
+    # the recommender's own top-1 / top-10 (next_item's target), as the runner computes them
+    given = {split: beliefs(specs, splits[split], trained, WINDOW) for split in ("train", "test")}
+    train = [i for s in specs for i in build_instances(s, splits["train"], data, given["train"])]
+    test = {s.name: build_instances(s, splits["test"], data, given["test"]) for s in specs}
     attach_latents(model, train + [i for insts in test.values() for i in insts], WINDOW)
     return TinyInstances(data, train, test)
 

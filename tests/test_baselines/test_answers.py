@@ -33,7 +33,7 @@ def test_a_new_task_with_known_fields_works_unchanged(tmp_path, monkeypatch, tin
     """A task file the baselines never heard of: the format comes from its doc_to_target template."""
     folder = tmp_path / "tasks"
     folder.mkdir()
-    text = (tasks_dir() / "next_item.yaml").read_text()
+    text = (tasks_dir() / "versions" / "next_item-v1.yaml").read_text()  # the true next item
     text = text.replace("task: next_item", "task: what_next").replace(
         '" {{next_title}}."', '" It is {{next_title}}!"'
     )

@@ -54,8 +54,11 @@ def test_knn_identity_tracks_the_training_set(tiny_instances):
     assert a.identity() == fitted(KNNProbe, tiny_instances).identity()
 
 
-def synthetic(data, task_names=TASKS, dim=16, seed=0):
-    """Instances whose latents encode the items perfectly: position p holds item p's random embedding."""
+def synthetic(data, task_names=("seq_recovery", "residual_id", "description"), dim=16, seed=0):
+    """Instances whose latents encode the items perfectly: position p holds item p's random embedding.
+
+    (next_item's target is the recommender's own top-1: there is no recommender here.)
+    """
     gen = torch.Generator().manual_seed(seed)
     table = torch.randn(data.n_items + 1, dim, generator=gen)
     splits = split_windows_by_user(make_windows(data, WINDOW, stride=1), seed=seed)

@@ -99,13 +99,14 @@ def test_hijack_a_main_metric_the_task_does_not_define_is_rejected(tmp_path, mak
     one_line_each(defects)
     where = run / "results.json"
     assert (
-        f"{where}: tasks.seq_recovery.main_metric: 'rouge1', but seq_recovery v1 defines 'recovered_items'"
+        f"{where}: tasks.seq_recovery.main_metric: 'rouge1', but seq_recovery v2 defines 'recovered_items'"
         in defects
     )
     assert (
         f"{where}: tasks.seq_recovery.metrics: missing embedding_similarity, item_precision, item_recall, "
-        "recovered_items, rougeL (seq_recovery v1 scores recovered_items, item_recall, item_precision, "
-        "rougeL, embedding_similarity)" in defects
+        "recovered_items, rougeL, roundtrip_overlap_at_10, roundtrip_top1_rr (seq_recovery v2 scores "
+        "recovered_items, item_recall, item_precision, rougeL, embedding_similarity, roundtrip_overlap_at_10, "
+        "roundtrip_top1_rr)" in defects
     )
 
 
@@ -352,8 +353,8 @@ def test_embedding_metrics_left_out_are_rejected(run, tiny):
     one_line_each(defects)
     assert (
         f"{run / 'results.json'}: tasks.residual_id.metrics: missing embedding_similarity, retrieval_hit_at_10, "
-        "retrieval_hit_at_5 (residual_id v1 scores hit_at_1, retrieval_hit_at_5, retrieval_hit_at_10, rougeL, "
-        "embedding_similarity)" in defects
+        "retrieval_hit_at_5 (residual_id v2 scores hit_at_1, retrieval_hit_at_5, retrieval_hit_at_10, rougeL, "
+        "embedding_similarity, roundtrip_overlap_at_10, roundtrip_top1_rr)" in defects
     )
 
 

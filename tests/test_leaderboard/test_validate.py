@@ -79,6 +79,8 @@ def test_tampered_sample_output_is_caught(run):
         if r["task"] == "next_item" and r["condition"] == "real" and r["scores"]["hit_at_1"] == 0
     )
     row["output"] = row["target"]
+    # its round trip made to agree (validate re-derives the items from the output before re-scoring)
+    row["roundtrip"] = {"items": list(row["target_items"]), "top10": row["rec_top10"], "top1_rank": 1}
     (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     edit(run, lambda d: d.pop("samples_sha256"))  # an old-style run: no fingerprint to stop it earlier
     defects = check(run)
