@@ -113,7 +113,7 @@ def test_golden_answers():
     )
     # 7 genres named, 2 right: precision 2/7, recall 1, F1 4/9; 8 decades named: 1/8
     assert scores(everything) == (0.2857, 1.0, 0.4444, 0.125)
-    # the majority's answer (the most common main genre and era): precision 1, recall 1/2
+    # one right genre of two and the right era (what a majority-style answer gives): precision 1, recall 1/2
     assert scores("Drama films from the 1990s.") == (1.0, 0.5, 0.6667, 1.0)
     assert scores("Drama films from the 1980s and 1990s.") == (1.0, 0.5, 0.6667, 0.5)
     assert scores("Comedy films from the 1970s.") == (0.0, 0.0, 0.0, 0.0)
