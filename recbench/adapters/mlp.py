@@ -12,6 +12,11 @@ item's title, which a frozen LLM can then read and copy.
 With ``with_previous=True`` each position reads its state and the one before it, ``[h_{t-1}; h_t]``
 (zeros before the first): a recurrent recommender such as GRU4Rec keeps the item it just read in the
 step between two states, not in either state alone (docs/probes.md measures it).
+
+With ``belief=True`` the soft tokens end with one more group of T: a small map turns the last state
+into a state-like vector that the same MLP reads, and alignment fits that group to the title of the
+item the recommender itself ranks first for the window (next_item's target), so the LLM is handed
+the recommender's prediction as a word it can copy, beside the window's items.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class MLPAdapter(Adapter):
         tokens_per_item: int = 1,
         store: str = "float32",
         with_previous: bool = False,
+        belief: bool = False,
         **unknown: Any,
     ):
         super().__init__(rec_dim, llm_dim, window, token_norm, **unknown)
@@ -57,7 +63,14 @@ class MLPAdapter(Adapter):
         if not isinstance(with_previous, bool):
             raise ConfigError(f"adapter 'mlp' needs with_previous true or false, got {with_previous!r}")
         self.with_previous = with_previous
-        self.n_tokens = window * tokens_per_item
+        if not isinstance(belief, bool):
+            raise ConfigError(f"adapter 'mlp' needs belief true or false, got {belief!r}")
+        self.belief = belief
+        self.n_tokens = (window + belief) * tokens_per_item
+        if belief:  # the last state -> a state-like vector for the item the recommender ranks first
+            self.belief_map = nn.Sequential(
+                nn.Linear(rec_dim, 4 * rec_dim), nn.GELU(), nn.Linear(4 * rec_dim, rec_dim)
+            )
         self.mlp = nn.Sequential(
             nn.Linear(rec_dim * 2 if with_previous else rec_dim, self.hidden),
             nn.GELU(),
@@ -65,8 +78,10 @@ class MLPAdapter(Adapter):
         )
 
     def project(self, latents: torch.Tensor) -> torch.Tensor:
-        """[B, L, d] -> [B, L * tokens_per_item, H] (an item's tokens are adjacent)."""
+        """[B, L, d] -> [B, (L + belief) * tokens_per_item, H] (an item's tokens are adjacent)."""
         self._check_window(latents)
+        if self.belief:  # one more group, read through the same MLP: what the recommender predicts
+            latents = torch.cat([latents, self.belief_map(latents[:, -1:])], dim=1)
         if self.with_previous:
             before = torch.cat([torch.zeros_like(latents[:, :1]), latents[:, :-1]], dim=1)
             latents = torch.cat([before, latents], dim=-1)
@@ -81,4 +96,6 @@ class MLPAdapter(Adapter):
             out["store"] = self.store
         if self.with_previous:
             out["with_previous"] = True
+        if self.belief:
+            out["belief"] = True
         return out

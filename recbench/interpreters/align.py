@@ -45,17 +45,22 @@ def title_tokens(tokenizer, title: str, n: int) -> list[int]:
 
 
 def alignment_pairs(
-    instances: list[Instance], tokenizer, titles, tokens_per_item: int = 1
+    instances: list[Instance], tokenizer, titles, tokens_per_item: int = 1, belief: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(latents [N, L, d], title-token ids [N, L * tokens_per_item]) from the one-window instances."""
+    """(latents [N, L, d], title-token ids [N, (L + belief) * tokens_per_item]) from the one-window
+    instances. With ``belief`` each row ends with the title tokens of the recommender's own top-1 for
+    the window (from the instances that carry it); windows without one are left out."""
+    top1 = {inst.window.id: inst.rec_top1 for inst in instances if inst.rec_top1 is not None}
     seen, lat, ids = set(), [], []
     tokens: dict[int, list[int]] = {}
     for inst in instances:
         if inst.sources != ("window",) or inst.window.id in seen:
             continue
+        if belief and inst.window.id not in top1:
+            continue
         seen.add(inst.window.id)
         row = []
-        for item in inst.window.items:
+        for item in inst.window.items + ((top1[inst.window.id],) if belief else ()):
             if item not in tokens:
                 tokens[item] = title_tokens(tokenizer, titles(item), tokens_per_item)
             row.extend(tokens[item])
@@ -133,9 +138,12 @@ def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token
         for i in range(0, min(len(latents), 512), 32):
             out = F.normalize(adapter(latents[i : i + 32].to(targets.device)), dim=-1)
             hits.append((out @ vocab.T).argmax(-1).cpu() == token_ids[i : i + 32])
-        accuracy = torch.cat(hits).float().mean().item()
-    report = {"align_steps": steps, "align_loss": round(loss.item(), 4), "align_token_accuracy": round(accuracy, 4),
+        hits = torch.cat(hits)
+    report = {"align_steps": steps, "align_loss": round(loss.item(), 4),
+              "align_token_accuracy": round(hits.float().mean().item(), 4),
               "align_seconds": round(earlier + time.perf_counter() - start, 1)}  # fmt: skip
+    if getattr(adapter, "belief", False):  # the group fitted to the recommender's own top-1, on its own
+        report["align_belief_accuracy"] = round(hits[:, -adapter.tokens_per_item :].float().mean().item(), 4)
     if checkpoint is not None:
         save(steps, report)  # the end of the stage: a kill in end-to-end training does not redo it
     return report

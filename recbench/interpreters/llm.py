@@ -137,8 +137,15 @@ class LLMInterpreter(Interpreter):
         from recbench.interpreters.align import align_adapter, alignment_pairs, will_align
 
         s = self.train_settings
-        per_item = max(1, self.model.adapter.n_tokens // self.ctx.window)
-        latents, token_ids = alignment_pairs(train, self.llm.tokenizer, self.ctx.data.title, per_item)
+        adapter = self.model.adapter
+        per_item = getattr(adapter, "tokens_per_item", max(1, adapter.n_tokens // self.ctx.window))
+        belief = getattr(adapter, "belief", False)
+        latents, token_ids = alignment_pairs(train, self.llm.tokenizer, self.ctx.data.title, per_item, belief)
+        if belief and s["align_steps"] > 0 and len(latents) == 0:
+            raise ConfigError(
+                "adapter option belief=true aligns to the recommender's own top-1, but no training task "
+                "provides it (train on a task with inputs: [rec_top1], e.g. next_item)"
+            )
         # one progress count over both stages: title alignment (when it applies), then end-to-end steps
         first = (
             s["align_steps"] if will_align(self.model.adapter, latents, token_ids, s["align_steps"]) else 0

@@ -42,10 +42,11 @@ class RunSpec:
     interpreter: str = "llm"
     llm: str = "smollm2-135m"
     adapter: str = "mlp"
-    # each window position becomes 12 soft tokens, aligned to the first 12 tokens of the item's title;
-    # 640 hidden units kept as int8 on disk: the committed adapter is 4.5 MB (docs/profiles.md)
+    # each window position becomes 12 soft tokens, aligned to the first 12 tokens of the item's title,
+    # plus one group aligned to the title of the recommender's own top-1 (belief); 640 hidden units kept
+    # as int8 on disk: the committed adapter is 4.5 MB (docs/profiles.md)
     adapter_options: dict = field(
-        default_factory=lambda: {"hidden": 640, "tokens_per_item": 12, "store": "int8"}
+        default_factory=lambda: {"hidden": 640, "tokens_per_item": 12, "store": "int8", "belief": True}
     )
     align_steps: int = 3000  # adapter-only warm start before end-to-end training (interpreters/align.py)
     lora: dict | None = None

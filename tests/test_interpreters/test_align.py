@@ -69,3 +69,31 @@ def test_align_adapter_learns_title_tokens(tiny_llm):
     assert report["align_token_accuracy"] > 0.9
     # a token count that does not match the adapter is skipped, not forced
     assert align_adapter(adapter, embedding, lat, ids[:, :WINDOW], steps=5, seed=0)["align_steps"] == 0
+
+
+def test_belief_group_comes_from_the_last_state_and_aligns_to_the_recommenders_top1(tiny_llm, tmp_path):
+    from recbench.adapters.base import load_adapter, save_adapter
+
+    tok = tiny_llm.tokenizer
+    embedding = tiny_llm.model.get_input_embeddings().weight
+    insts = _instances(8)
+    for inst in insts[:6]:  # the recommender's own top-1: here the item after the window's last
+        inst.rec_top1 = 1 + inst.window.items[-1] % len(TITLES)
+    lat, ids = alignment_pairs(insts, tok, lambda i: TITLES[i - 1], tokens_per_item=2, belief=True)
+    assert lat.shape == (6, WINDOW, REC_DIM) and ids.shape == (6, (WINDOW + 1) * 2)  # no top-1: left out
+    assert ids[0, -2:].tolist() == title_tokens(tok, TITLES[insts[0].rec_top1 - 1], 2)
+    assert ids[0, :-2].tolist() == alignment_pairs(insts[:1], tok, lambda i: TITLES[i - 1], 2)[1][0].tolist()
+
+    torch.manual_seed(0)
+    adapter = MLPAdapter(REC_DIM, embedding.shape[1], WINDOW, hidden=64, tokens_per_item=2, belief=True)
+    adapter.calibrate(embedding)
+    assert adapter.n_tokens == (WINDOW + 1) * 2 and adapter(lat).shape == (6, adapter.n_tokens, embedding.shape[1])
+    earlier = lat.clone()
+    earlier[:, :-1] += 1.0  # the belief group reads only the last state
+    assert torch.equal(adapter(earlier)[:, -2:], adapter(lat)[:, -2:])
+    report = align_adapter(adapter, embedding, lat, ids, steps=300, seed=0, batch_size=6)
+    assert report["align_belief_accuracy"] > 0.9
+
+    folder = save_adapter(adapter, tmp_path / "a")
+    again = load_adapter(folder, llm_dim=embedding.shape[1])
+    assert again.belief and torch.equal(again(lat), adapter(lat))
