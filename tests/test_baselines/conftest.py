@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import TINY
 
-BASELINES = ("random", "popular", "knn_probe", "linear_probe", "text_history")
+BASELINES = ("random", "popular", "majority", "knn_probe", "linear_probe", "text_history")
 TASKS = ("seq_recovery", "residual_id", "description", "next_item")
 WINDOW = 4
 TINY_RUN = dict(dataset="csv", data_dir=str(TINY), rec_epochs=2, window=WINDOW, limit=6, steps=0)

@@ -49,7 +49,7 @@ def test_shuffled_control_only_for_latent_readers(baseline_runs, name):
 
 def test_answers_look_like_targets(baseline_runs):
     """Item-predicting baselines write answers shaped like the targets (seq_recovery: L titles + '.')."""
-    for name in ("random", "popular", "knn_probe", "linear_probe"):
+    for name in ("random", "popular", "majority", "knn_probe", "linear_probe"):
         samples = read_samples(baseline_runs[name][1]).by_task
         for s in samples["seq_recovery"]["real"]:
             assert s.output.endswith(".") and s.output.count(", ") >= s.target.count(", ") - 1
@@ -78,7 +78,7 @@ def test_another_seed_changes_random(baseline_runs, tmp_path):
     assert outputs(tmp_path / results["run_id"]) != outputs(baseline_runs["random"][1])
 
 
-def test_ls_interpreters_lists_all_five_with_descriptions():
+def test_ls_interpreters_lists_every_baseline_with_descriptions():
     result = CliRunner().invoke(app, ["--quiet", "ls", "interpreters"], terminal_width=200)
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
