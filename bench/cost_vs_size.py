@@ -10,18 +10,23 @@ process times, with its peak memory (the process's peak RSS, reset before each s
 * ``sasrec_epoch``: one epoch of ``SASRec.fit`` (the training pass and the valid ranking);
 * ``rec_eval``: the rest of the recommender stage, full-ranking test metrics and the popularity baseline;
 * ``latents``: ``stages.instances`` (the fast profile: every training window, four tasks) with the
-  recommender's latents attached; ``attach_latents`` alone is reported beside it;
-* ``embed_catalogue``: MiniLM embeddings of every catalogue title, what a cold ``validate`` computes
-  first (cached on disk after that);
+  recommender's latents attached; ``attach_latents`` and ``beliefs`` (the recommender's own top-10 per
+  window, where a task declares it) are reported beside it;
+* ``embed_catalogue``: MiniLM embeddings of every catalogue title (model load excluded), what a cold
+  ``validate`` computes first (cached on disk after that);
+* ``make_run``: writing the synthetic run below (``recbench.leaderboard.synthetic.make_run``);
 * ``validate``: ``recbench leaderboard validate RUN --data-dir FOLDER`` in its own process, on a
   synthetic ``popular`` baseline run of that dataset (100 test windows per task, the fast profile's
-  ``--limit``; written by ``recbench.leaderboard.synthetic.make_run``), the catalogue embeddings warm.
+  ``--limit``), the catalogue embeddings warm.
 
-Full-catalogue cross-entropy makes one SASRec epoch cost interactions x items, so it is timed on a seeded
-sample of users (same catalogue) where the full epoch would exceed ``EPOCH_WORK_CAP`` and scaled up by
-the sample's inverse fraction (both the training pass and the valid ranking are linear in users at a
-fixed catalogue); the JSON says so (``sampled_fraction``). The exponent of each stage is the slope of
-log(seconds) against log(size), by least squares. One JSON object on the last line.
+Three stages are timed on a seeded sample above a cap and scaled up by the sample's inverse fraction,
+each linear in what is sampled at a fixed catalogue; the JSON says so (``sampled_fraction``,
+``measured_cpu_seconds``): one SASRec epoch on a sample of users when training positions x items exceeds
+``EPOCH_WORK_CAP`` (full-catalogue cross-entropy costs positions x items by design), ``latents`` on
+``TRAIN_WINDOW_CAP`` training windows, ``embed_catalogue`` on ``EMBED_CAP`` titles (the full catalogue's
+cache entry then holds placeholder vectors, so validate's work is unchanged). Peak memory of a sampled
+stage is the sample's. The exponent of each stage is the slope of log(CPU seconds) against log(size), by
+least squares. One JSON object on the last line.
 
     .venv/bin/python bench/cost_vs_size.py [--sizes 1,10,50] [--quick]
 """
@@ -37,6 +42,7 @@ import math
 import os
 import platform
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -71,7 +77,7 @@ EPOCH_WORK_CAP = 1e9
 TRAIN_WINDOW_CAP = 12_000
 # Catalogue titles embedded with MiniLM; above this many, a seeded sample of this many, scaled up (the
 # full catalogue's cache entry, which validate reads, then holds placeholder vectors: its cost is the same).
-EMBED_CAP = 8_000
+EMBED_CAP = 4_000
 LIMIT = 100  # test windows per task in the validated run: the fast profile's --limit
 SUPERLINEAR = 1.15
 
@@ -197,7 +203,7 @@ def make_dataset(folder: Path, scale: float, seed: int = 0) -> dict:
     }
 
 
-# --- measuring one stage: wall seconds and the process's peak RSS while it ran ------------------------
+# --- measuring one stage: CPU and wall seconds, the process's peak RSS while it ran -----------------
 
 
 def _status_kib(field: str) -> int:
@@ -208,7 +214,10 @@ def _status_kib(field: str) -> int:
 
 
 class Stage:
-    """``with Stage(out, name):`` records seconds, peak RSS and the peak's rise over the stage's start."""
+    """``with Stage(out, name):`` records CPU and wall seconds, peak RSS and the peak's rise over the start.
+
+    CPU seconds (this process, one torch thread) are the figure used: on a shared machine the wall time
+    also counts the time other jobs held the cores."""
 
     def __init__(self, out: dict, name: str):
         self.out, self.name = out, name
@@ -220,14 +229,15 @@ class Stage:
         except OSError:
             pass
         self.rss = _status_kib("VmRSS")
-        self.start = time.perf_counter()
+        self.start, self.cpu = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc) -> None:
-        seconds = time.perf_counter() - self.start
+        seconds, cpu = time.perf_counter() - self.start, time.process_time() - self.cpu
         peak = max(_status_kib("VmHWM"), _status_kib("VmRSS"))
         self.out[self.name] = {
-            "seconds": round(seconds, 3),
+            "cpu_seconds": round(cpu, 3),
+            "wall_seconds": round(seconds, 3),
             "peak_rss_mib": round(peak / 1024, 1),
             "peak_increase_mib": round((peak - self.rss) / 1024, 1),
         }
@@ -249,15 +259,24 @@ main()
 """
 
 
-def cli_with_peak(args: list[str], env: dict, cwd: Path) -> tuple[int, float, float | None, str]:
-    """Run ``recbench ARGS`` in a fresh process: (exit status, wall seconds, its peak RSS in MiB, output)."""
-    start = time.perf_counter()
+def cli_with_peak(args: list[str], env: dict, cwd: Path) -> tuple[int, float, float, float | None, str]:
+    """Run ``recbench ARGS`` in a fresh process: (exit status, wall and CPU seconds, peak RSS in MiB, output)."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", _CLI_WITH_PEAK, *args], env=env, cwd=cwd, capture_output=True, text=True
     )
-    seconds = time.perf_counter() - start
+    seconds, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     peak = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KIB ")]
-    return done.returncode, seconds, int(peak[-1]) / 1024 if peak else None, done.stdout + done.stderr
+    return done.returncode, seconds, cpu, int(peak[-1]) / 1024 if peak else None, done.stdout + done.stderr
+
+
+def scale_up(entry: dict, fraction: float) -> None:
+    """A stage timed on a sample: keep what ran as ``measured_*``, scale the seconds by 1/fraction."""
+    for key in ("cpu_seconds", "wall_seconds"):
+        entry[f"measured_{key}"] = entry[key]
+        entry[key] = round(entry[key] / fraction, 3)
+    entry["sampled_fraction"] = round(fraction, 5)
 
 
 def _unit_vectors(texts: list[str]) -> np.ndarray:
@@ -319,9 +338,7 @@ def run_stages(folder: Path, work: Path, threads: int) -> dict:
     model = SASRec(data.n_items, config)
     with Stage(out, "sasrec_epoch"):
         model.fit(train, valid, seed=0)
-    out["sasrec_epoch"]["measured_seconds"] = out["sasrec_epoch"]["seconds"]
-    out["sasrec_epoch"]["seconds"] = round(out["sasrec_epoch"]["seconds"] / fraction, 3)
-    out["sasrec_epoch"]["sampled_fraction"] = round(fraction, 5)
+    scale_up(out["sasrec_epoch"], fraction)
     out["sasrec_epoch"]["positions_per_epoch"] = positions
     del train, valid, valid_index
 
@@ -341,11 +358,11 @@ def run_stages(folder: Path, work: Path, threads: int) -> dict:
 
     def timed(name):
         def call(*args, **kwargs):
-            start = time.perf_counter()
+            start = time.process_time()
             try:
                 return originals[name](*args, **kwargs)
             finally:
-                parts[name] += time.perf_counter() - start
+                parts[name] += time.process_time() - start
 
         return call
 
@@ -358,11 +375,9 @@ def run_stages(folder: Path, work: Path, threads: int) -> dict:
         for name, original in originals.items():
             setattr(stages, name, original)
     latents = out["latents"]
-    latents["measured_seconds"] = latents["seconds"]
-    latents["seconds"] = round(latents["seconds"] / fraction, 3)
-    latents["sampled_fraction"] = round(fraction, 5)
+    scale_up(latents, fraction)
     for name, seconds in parts.items():
-        latents[f"{name}_seconds"] = round(seconds / fraction, 3)
+        latents[f"{name}_cpu_seconds"] = round(seconds / fraction, 3)
     latents["instances"] = len(insts.train) + len(insts.valid) + sum(map(len, insts.test.values()))
     latents["train_windows"] = n_train
     del insts, model
@@ -378,9 +393,7 @@ def run_stages(folder: Path, work: Path, threads: int) -> dict:
     with Stage(out, "embed_catalogue"):
         CachedEmbedder("cpu").encode(sample)  # the full list when unsampled: validate finds it cached
     embed = out["embed_catalogue"]
-    embed["measured_seconds"] = embed["seconds"]
-    embed["sampled_fraction"] = round(len(sample) / len(titles), 5)
-    embed["seconds"] = round(embed["seconds"] * len(titles) / len(sample), 3)
+    scale_up(embed, len(sample) / len(titles))
     if sample is not titles:  # validate's cached catalogue: placeholder unit vectors, same key, no MiniLM
         placeholder = CachedEmbedder("cpu")
         placeholder._inner = SimpleNamespace(encode=_unit_vectors)
@@ -393,10 +406,15 @@ def run_stages(folder: Path, work: Path, threads: int) -> dict:
 
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     args = ["--quiet", "leaderboard", "validate", str(run), "--data-dir", str(folder)]
-    status, seconds, rss, output = cli_with_peak(args, env, work)
+    status, seconds, cpu, rss, output = cli_with_peak(args, env, work)
     if status != 0:
         raise SystemExit(f"error: leaderboard validate failed at {folder}:\n{output}")
-    out["validate"] = {"seconds": round(seconds, 3), "peak_rss_mib": rss and round(rss, 1), "process": True}
+    out["validate"] = {
+        "cpu_seconds": round(cpu, 3),
+        "wall_seconds": round(seconds, 3),
+        "peak_rss_mib": rss and round(rss, 1),
+        "process": True,
+    }
     out["_notes"] = notes
     return out
 
@@ -475,7 +493,9 @@ def main() -> None:
             per_size.append(stages)
             print(
                 f"x{size:g}: "
-                + ", ".join(f"{k} {v['seconds']} s / {v['peak_rss_mib']:.0f} MiB" for k, v in stages.items()),
+                + ", ".join(
+                    f"{k} {v['cpu_seconds']} s / {v['peak_rss_mib']:.0f} MiB" for k, v in stages.items()
+                ),
                 flush=True,
             )
             for f in (folder / "data").iterdir():
@@ -485,18 +505,19 @@ def main() -> None:
     table = {}
     for name in names:
         rows = [s[name] for s in per_size]
-        seconds = [r["seconds"] for r in rows]
+        cpu = [r["cpu_seconds"] for r in rows]
         entry = {
-            "seconds": seconds,
+            "cpu_seconds": cpu,
+            "wall_seconds": [r["wall_seconds"] for r in rows],
             "peak_rss_mib": [r["peak_rss_mib"] for r in rows],
-            "exponent": exponent(sizes, seconds),
+            "exponent": exponent(sizes, cpu),
         }
         if "peak_increase_mib" in rows[0]:
             entry["peak_increase_mib"] = [r["peak_increase_mib"] for r in rows]
             entry["memory_exponent"] = exponent(sizes, entry["peak_increase_mib"])
         for extra in (
-            "measured_seconds", "sampled_fraction", "attach_latents_seconds", "beliefs_seconds", "instances",
-            "train_windows",
+            "measured_cpu_seconds", "sampled_fraction", "attach_latents_cpu_seconds", "beliefs_cpu_seconds",
+            "instances", "train_windows",
         ):  # fmt: skip
             if extra in rows[0]:
                 entry[extra] = [r[extra] for r in rows]
@@ -505,10 +526,10 @@ def main() -> None:
     work = [
         s["sasrec_epoch"]["positions_per_epoch"] * d["items"] for s, d in zip(per_size, datasets, strict=True)
     ]
-    epoch["exponent_vs_positions_x_items"] = exponent(work, epoch["seconds"])
+    epoch["exponent_vs_positions_x_items"] = exponent(work, epoch["cpu_seconds"])
     latents = table["latents"]
     for part in ("attach_latents", "beliefs"):
-        latents[f"{part}_exponent"] = exponent(sizes, latents[f"{part}_seconds"])
+        latents[f"{part}_exponent"] = exponent(sizes, latents[f"{part}_cpu_seconds"])
     faster = [n for n, e in table.items() if (e["exponent"] or 0) > SUPERLINEAR]
     print(json.dumps({
         "bench": "cost_vs_size",
@@ -521,12 +542,14 @@ def main() -> None:
         "train_window_cap": TRAIN_WINDOW_CAP,
         "embed_cap": EMBED_CAP,
         "notes": [
+            "seconds are CPU seconds of the stage's process (one torch thread); wall_seconds also count the "
+            "time other jobs on the shared machine held the cores",
             "sasrec_epoch: timed on a seeded user sample where positions x items exceeds epoch_work_cap, "
-            "scaled by 1/sampled_fraction (measured_seconds is what ran); its cost is positions x items "
+            "scaled by 1/sampled_fraction (measured_cpu_seconds is what ran); its cost is positions x items "
             "by design (full-catalogue cross-entropy), see exponent_vs_positions_x_items",
             "latents: every training window (the fast profile) or a seeded sample of train_window_cap, "
-            "scaled by 1/sampled_fraction (measured_seconds is what ran; peak memory is the sample's); "
-            "beliefs_seconds is the recommender's own top-k per window where a training task needs it",
+            "scaled by 1/sampled_fraction (measured_cpu_seconds is what ran; peak memory is the sample's); "
+            "beliefs_cpu_seconds is the recommender's own top-k per window where a training task needs it",
             "embed_catalogue: MiniLM on every catalogue title (model load excluded) or a seeded sample of "
             "embed_cap titles, scaled by 1/sampled_fraction; validate then reads the catalogue from the cache",
             "validate: its own process (peak RSS of that process), catalogue embeddings warm; "
