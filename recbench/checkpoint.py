@@ -70,8 +70,17 @@ class Checkpointer:
     when :meth:`due` is true; the caller saves at stage ends whatever they say.
     """
 
-    def __init__(self, folder: Path, every_steps: int | None = None, every_seconds: float | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        every_steps: int | None = None,
+        every_seconds: float | None = None,
+        writes: bool = True,
+    ):
         self.folder = Path(folder)
+        # False: a data-parallel rank other than 0, which reads the checkpoint rank 0 writes (their
+        # training states are identical) and never writes or removes it
+        self.writes = writes
         self.every_steps = every_steps if every_steps is not None else _env_number(ENV_STEPS, 0, int)
         self.every_seconds = (
             every_seconds if every_seconds is not None else _env_number(ENV_SECONDS, DEFAULT_SECONDS)
@@ -86,6 +95,8 @@ class Checkpointer:
 
     def due(self, stage: str, step: int) -> bool:
         """Whether a checkpoint is due after ``step`` steps of ``stage``."""
+        if not self.writes:
+            return False
         if self.every_steps and self.every_steps > 0:
             last = self._last_step[1] if self._last_step and self._last_step[0] == stage else 0
             if step - last >= self.every_steps:
@@ -94,6 +105,8 @@ class Checkpointer:
 
     def save(self, stage: str, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         """Write one checkpoint (replacing the last one in one rename)."""
+        if not self.writes:
+            return
         from safetensors.torch import save
 
         # copies: safetensors refuses tensors that share memory (tied weights), and owns its bytes
@@ -127,6 +140,8 @@ class Checkpointer:
     def discard(self) -> None:
         """Remove the folder: the final entry is written. (Its parents stay: another process may be
         creating a sibling.)"""
+        if not self.writes:
+            return
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -71,7 +71,16 @@ def register(app: typer.Typer) -> None:
         out: str = typer.Option("runs", "--out", help="Folder for run folders."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Recompute everything, ignoring caches."),
         num_processes: int = typer.Option(
-            1, "--num-processes", help="Generate data-parallel in N local processes (same results)."
+            1,
+            "--num-processes",
+            help="Run data-parallel in N local processes: generation (same results) and adapter training "
+            "(N becomes part of the run id; see --train-processes).",
+        ),
+        train_processes: int = typer.Option(
+            None,
+            "--train-processes",
+            help="Processes adapter training is shared over: 1, or all of them (the default). 1 keeps "
+            "one-process training, so --num-processes N only shards generation and the run id is N=1's.",
         ),
     ) -> None:
         """Train (or load) recommender and interpreter, run the tasks, score them, write runs/<run-id>/."""
@@ -114,6 +123,7 @@ def register(app: typer.Typer) -> None:
             lr=lr,
             seed=seed,
             num_processes=num_processes,
+            train_processes=train_processes,
         )
         if results is None:  # a rank other than 0 under accelerate launch / torchrun: rank 0 reports
             return

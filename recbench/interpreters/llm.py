@@ -34,6 +34,7 @@ class LLMInterpreter(Interpreter):
         gen_batch_size: int = DEFAULTS.gen_batch_size,
         align_steps: int = DEFAULTS.align_steps,
         train_precision: str | None = DEFAULTS.train_precision,
+        train_processes: int = DEFAULTS.train_processes,
     ):
         registry.adapters.entry(adapter)  # unknown adapter names fail before any model loads
         self.llm_name = llm
@@ -54,6 +55,7 @@ class LLMInterpreter(Interpreter):
         self.train_settings["align_steps"] = align_steps
         self.gen_batch_size = gen_batch_size
         self.train_precision = train_precision
+        self.train_processes = train_processes  # data-parallel ranks (recbench.interpreters.data_parallel)
         self.model = None
 
     @classmethod
@@ -72,6 +74,7 @@ class LLMInterpreter(Interpreter):
             gen_batch_size=cfg.gen_batch_size,
             align_steps=cfg.align_steps,
             train_precision=cfg.train_precision,
+            train_processes=cfg.train_processes,
         )
 
     def setup(self, ctx: InterpreterContext) -> None:
@@ -110,6 +113,8 @@ class LLMInterpreter(Interpreter):
         }
         if self.train_precision is not None:  # left out as before it existed: older keys stay valid
             out["train_precision"] = self.train_precision
+        if self.train_processes != 1:  # likewise: one-process training keeps the keys it had
+            out["train_processes"] = self.train_processes
         return out
 
     def describe(self) -> dict:
@@ -135,6 +140,7 @@ class LLMInterpreter(Interpreter):
 
     def fit(self, train: list[Instance], valid: list[Instance], progress: Progress = None) -> dict:
         from recbench.interpreters.align import align_adapter, alignment_pairs, will_align
+        from recbench.interpreters.data_parallel import current as current_data_parallel
 
         s = self.train_settings
         adapter = self.model.adapter
@@ -161,6 +167,10 @@ class LLMInterpreter(Interpreter):
         # a killed training resumes from its last checkpoint (stages.fit hands over the Checkpointer)
         checkpoint = getattr(self, "checkpoint", None)
         saved = checkpoint.load() if checkpoint is not None else None
+        # data-parallel ranks (rank 0 writes checkpoints; the others read the one it left, which every
+        # rank has read before rank 0 can write the next); alignment is replicated on every rank
+        data_parallel = current_data_parallel(self.train_processes)
+        data_parallel.barrier()
         if saved is not None and not _fits(saved, first, s["steps"]):
             saved = None  # not this training's (cannot happen with keyed folders): start over
         if saved is not None and saved.stage == "train":
@@ -192,6 +202,7 @@ class LLMInterpreter(Interpreter):
             checkpoint=checkpoint,
             resume=saved if saved is not None and saved.stage == "train" else None,
             checkpoint_meta={"align_report": aligned},
+            data_parallel=data_parallel,
         )
         self.model.adapter.round_to_storage()  # what is saved is what this run generates with
         losses = history["train_loss"]

@@ -35,6 +35,7 @@ from recbench.checkpoint import (
 )
 from recbench.errors import CheckpointError, ConfigError, RecbenchError
 from recbench.interpreters import decode
+from recbench.interpreters.data_parallel import SINGLE, DataParallel
 from recbench.llms import LoadedLLM
 
 PLACEHOLDER = "<rec_emb>"
@@ -294,8 +295,12 @@ class SoftPromptModel(nn.Module):
         checkpoint: Checkpointer | None = None,
         resume: Saved | None = None,
         checkpoint_meta: dict | None = None,
+        data_parallel: DataParallel = SINGLE,
     ) -> dict[str, Any]:
         """AdamW on the adapter (+LoRA) for ``steps`` batches; deterministic given ``seed``.
+
+        ``data_parallel``: this rank's share of each global batch, gradients and token counts summed over
+        the ranks (:mod:`recbench.interpreters.data_parallel`); the valid loss is shared out by batches.
 
         With a ``checkpoint``, the whole training state (trainable weights, optimizer, scheduler, RNG
         states, data order, losses; plus ``checkpoint_meta``) is saved when it says so and after the
@@ -362,11 +367,17 @@ class SoftPromptModel(nn.Module):
                     if len(order) < min(batch_size, len(train)):
                         order += torch.randperm(len(train), generator=gen).tolist()  # epoch-wise shuffling
                     idx, order = order[:batch_size], order[batch_size:]
-                    with self._train_arithmetic():
-                        loss_sum, n_tok = self._loss_sum([train[i] for i in idx])
-                    loss = loss_sum / max(n_tok, 1)
+                    mine = data_parallel.shard(idx)  # the whole batch in one process
+                    loss_sum, n_tok = torch.zeros((), device=self.embed.weight.device), 0
+                    if mine:
+                        with self._train_arithmetic():
+                            loss_sum, n_tok = self._loss_sum([train[i] for i in mine])
+                    # the mean over the global batch's target tokens: every rank divides by their total
+                    loss = loss_sum / max(data_parallel.total(n_tok, loss_sum.device), 1)
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
+                    if mine:
+                        loss.backward()
+                    loss = data_parallel.sum_gradients(params, loss.detach())
                     if grad_clip and grad_clip > 0:
                         torch.nn.utils.clip_grad_norm_(params, grad_clip)
                     opt.step()
@@ -382,18 +393,25 @@ class SoftPromptModel(nn.Module):
                         save(step + 1)
             finally:
                 self.eval()
-        valid_loss = self.evaluate(valid, batch_size=batch_size) if valid else None
+        valid_loss = (
+            self.evaluate(valid, batch_size=batch_size, data_parallel=data_parallel) if valid else None
+        )
         seconds = earlier + time.perf_counter() - start
         return {"train_loss": losses, "valid_loss": valid_loss, "steps": steps, "seconds": seconds}
 
     @torch.no_grad()
-    def evaluate(self, examples: list[PromptExample], batch_size: int = 16) -> float:
-        """Mean cross-entropy per target token (eos included) over ``examples``."""
+    def evaluate(
+        self, examples: list[PromptExample], batch_size: int = 16, data_parallel: DataParallel = SINGLE
+    ) -> float:
+        """Mean cross-entropy per target token (eos included) over ``examples``; data-parallel ranks
+        take every ``world``-th batch."""
         total, count = 0.0, 0
-        for i in range(0, len(examples), batch_size):
+        starts = range(0, len(examples), batch_size)[data_parallel.rank :: data_parallel.world]
+        for i in starts:
             with self._train_arithmetic():
                 loss_sum, n_tok = self._loss_sum(examples[i : i + batch_size])
             total, count = total + float(loss_sum), count + n_tok
+        total, count = data_parallel.sum_floats([total, float(count)], self.embed.weight.device)
         return total / max(count, 1)
 
     # --- generation ---------------------------------------------------------------------------------

@@ -6,9 +6,12 @@ Design (results identical to one process by construction):
   ``PartialState`` (gloo on CPU, nccl on CUDA). They come from ``recbench run --num-processes N``
   (which starts N copies of :mod:`recbench.run.rank`, the way torchrun does) or from ``accelerate launch`` /
   ``torchrun`` (which set ``RANK``/``WORLD_SIZE``/``MASTER_ADDR`` themselves).
-* The recommender and the adapter are trained by rank 0 only; the other ranks wait, then load the
-  same cache entries. Data-parallel adapter training would sum gradients in a different order, so
-  the adapter (and every output) would depend on N: training stays single-process.
+* The recommender is trained by rank 0 only; the other ranks wait, then load its cache entry.
+* The adapter is trained data-parallel over the ranks when ``RunSpec.train_processes`` is their
+  number (the default under ``--num-processes N``, accelerate launch and torchrun): each rank takes a
+  fixed share of every batch and the gradients are summed (:mod:`recbench.interpreters.data_parallel`).
+  Sums in another order give other bits, so ``train_processes`` is part of the run id (left out at 1).
+  With ``train_processes=1`` rank 0 trains alone and the others load its entry, as before.
 * Generation is cut into the very chunks the single-process path uses (``2 x gen_batch_size``
   prompts of one task and condition). Each rank generates whole chunks (longest first, to the least
   loaded rank) and writes them into the shared generation cache. Every ``interpreter.generate``
@@ -216,13 +219,16 @@ def _wait_all(procs: list[subprocess.Popen], status: Path) -> RecbenchError | No
                 p.wait()
     if not bad:
         return None
-    # a user error is reported by every rank that met it: prefer the lowest rank's own message
-    for rank in sorted(range(len(procs))):
-        path = status / f"error-{rank}.json"
-        if path.is_file():
-            info = json.loads(path.read_text())
-            err = RecbenchError(info["message"])
-            err.exit_code = info.get("exit_code", 2)
-            return err
-    codes = ", ".join(f"rank {r}: exit {procs[r].returncode}" for r in bad)
+    # a user error is reported by every rank that met it: prefer the lowest rank's own message; a rank
+    # that only saw another rank stop ("secondary") does not hide that rank's cause
+    infos = {
+        r: json.loads(p.read_text()) for r in range(len(procs)) if (p := status / f"error-{r}.json").is_file()
+    }
+    crashed = [r for r in bad if r not in infos]  # ended on an unexpected error: its traceback is above
+    primary = [i for i in infos.values() if not i.get("secondary")]
+    for info in primary or ([] if crashed else list(infos.values())):
+        err = RecbenchError(info["message"])
+        err.exit_code = info.get("exit_code", 2)
+        return err
+    codes = ", ".join(f"rank {r}: exit {procs[r].returncode}" for r in crashed or bad)
     return RecbenchError(f"a rank of the data-parallel run failed ({codes}); see its output above")

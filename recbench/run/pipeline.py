@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from recbench import __version__
+from recbench.errors import ConfigError
 from recbench.results import new_results, write_run
 from recbench.run import stages
 from recbench.run.parallel import (
@@ -27,6 +28,7 @@ from recbench.run.parallel import (
     count_units,
     current_ranks,
     launch,
+    launched_world,
     rank_device,
     too_many_processes,
 )
@@ -71,14 +73,26 @@ def evaluate(
     task YAMLs, searched after the built-ins. Everything expensive is cached, so calling again with
     the same arguments only re-reads the caches; ``overwrite`` recomputes all.
 
-    ``num_processes > 1`` generates data-parallel in that many local processes (see
-    :mod:`recbench.run.parallel`), with the same results. Under ``accelerate launch`` / ``torchrun``
-    every rank calls this; rank 0 returns the results and the other ranks ``None``.
+    ``num_processes > 1`` runs data-parallel in that many local processes (see
+    :mod:`recbench.run.parallel`): generation with the same results, and adapter training over the
+    same processes unless ``train_processes=1`` (``train_processes`` is in the run id when not 1).
+    Under ``accelerate launch`` / ``torchrun`` every rank calls this (training over all of them, unless
+    ``train_processes=1``); rank 0 returns the results and the other ranks ``None``.
     """
     check_num_processes(num_processes)
     include = tuple(str(p) for p in include_path or ())
     use_include_path(include)
+    world = num_processes if num_processes > 1 else launched_world()
+    if settings.get("train_processes") is None:
+        settings["train_processes"] = world
     spec = RunSpec.resolve(profile, rec=rec, llm=llm, tasks=tasks or None, **settings)
+    if spec.train_processes > 1 and world == 1:
+        num_processes = world = spec.train_processes  # a data-parallel training needs its processes
+    if spec.train_processes not in (1, world):
+        raise ConfigError(
+            f"--train-processes {spec.train_processes} with {world} processes: training runs in one "
+            "process or in all of them"
+        )
     opts = RunOptions(
         out_dir=str(out_dir or RESULTS_ROOT),
         device=device,
@@ -118,9 +132,15 @@ def run(spec: RunSpec, opts: RunOptions) -> dict | None:
         trained = stages.recommender(spec, data.data, device, overwrite=opts.overwrite and ranks.is_main)
     with _timed(timings, "latents"):
         insts = stages.instances(spec, setup, data, trained)
-    with _timed(timings, "interpreter_fit"), ranks.main_first():  # training stays single-process
-        stages.prepare_interpreter(spec, setup.interpreter, data, trained, device)
-        fitted = stages.fit(spec, setup, data, trained, insts, opts.overwrite and ranks.is_main)
+    with _timed(timings, "interpreter_fit"):
+        if spec.train_processes > 1:  # data-parallel training: every rank trains its share of each batch
+            with ranks.main_first():  # rank 0 fills the LLM's cache entry, the others read it
+                stages.prepare_interpreter(spec, setup.interpreter, data, trained, device)
+            fitted = stages.fit(spec, setup, data, trained, insts, opts.overwrite, ranks)
+        else:  # rank 0 trains, the others load its entry
+            with ranks.main_first():
+                stages.prepare_interpreter(spec, setup.interpreter, data, trained, device)
+                fitted = stages.fit(spec, setup, data, trained, insts, opts.overwrite and ranks.is_main)
     with _timed(timings, "generate"):
         jobs = stages.jobs_of(spec, setup, insts, fitted.interpreter.uses_latents)
         outputs = stages.generate(fitted, jobs, ranks, opts.overwrite)

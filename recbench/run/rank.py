@@ -32,9 +32,11 @@ def main(job_path: str) -> int:
         use_include_path(opts.include_path)
         results = run(RunSpec.from_dict(job["spec"]), opts)
     except RecbenchError as exc:
-        (status / f"error-{rank}.json").write_text(
-            json.dumps({"message": str(exc), "exit_code": exc.exit_code})
-        )
+        from recbench.interpreters.data_parallel import PeerLost
+
+        # a rank that only lost its peers reports it as secondary: the launcher prefers the cause
+        info = {"message": str(exc), "exit_code": exc.exit_code, "secondary": isinstance(exc, PeerLost)}
+        (status / f"error-{rank}.json").write_text(json.dumps(info))
         return exc.exit_code
     if rank == 0:
         (status / "results.json").write_text(json.dumps(results))

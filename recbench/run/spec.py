@@ -55,6 +55,10 @@ class RunSpec:
     # generation stays in fp32 on CPU (exact and batch-independent). None: runs recorded before the
     # setting existed (fp32 training on CPU)
     train_precision: str | None = "bf16"
+    # processes adapter training is shared over (data-parallel: each step's batch split among them, the
+    # gradients summed), so the numbers may depend on it; recbench run --num-processes N sets it to N.
+    # 1 (one process, as before the setting existed) is left out of the run id
+    train_processes: int = 1
     tasks: tuple[str, ...] = DEFAULT_TASKS  # the tasks this run evaluates
     train_tasks: tuple[str, ...] = DEFAULT_TASKS  # the tasks the interpreter is trained on
     # the version of each task above, where it is not 1 (resolve() pins every task's version: the
@@ -96,6 +100,7 @@ class RunSpec:
         values.setdefault("train_precision", DEFAULTS.train_precision)
         if not _trains_llm(values.get("interpreter", DEFAULTS.interpreter)):
             values["train_precision"] = None  # nothing trains an LLM: the run id stays what it was before
+            values["train_processes"] = 1  # nor is anything trained data-parallel
         return cls.from_dict(values, where="run settings")
 
     @classmethod
@@ -137,6 +142,7 @@ class RunSpec:
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
             (self.train_precision in (None, *TRAIN_PRECISIONS), f"--train-precision must be fp32 or bf16, got {self.train_precision!r}"),
+            (self.train_processes >= 1, f"--train-processes must be at least 1, got {self.train_processes}"),
             (len(self.tasks) > 0, "no tasks selected"),
             (len(self.train_tasks) > 0, "no training tasks selected"),
             (len(set(self.tasks)) == len(self.tasks), f"a task is named twice in {list(self.tasks)}"),
@@ -175,6 +181,8 @@ class RunSpec:
             del identity["task_versions"]
         if self.train_precision is None:  # as every run before train_precision existed
             del identity["train_precision"]
+        if self.train_processes == 1:  # one-process training: as every run before data-parallel training
+            del identity["train_processes"]
         return f"{slug}-{stable_hash(identity, 8)}"
 
     @property
@@ -215,6 +223,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "lora": ((dict,), True),
     "chat_template": ((bool,), False),
     "train_precision": ((str,), True),
+    "train_processes": ((int,), False),
     "tasks": ((list, tuple), False),
     "train_tasks": ((list, tuple), False),
     "task_versions": ((dict,), False),

@@ -7,6 +7,7 @@ nothing about a run is derived twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from dataclasses import dataclass
@@ -179,8 +180,14 @@ def fit_key(spec: RunSpec, s: Setup, d: Data, trained: TrainedRecommender) -> st
     )
 
 
-def fit(spec: RunSpec, s: Setup, d: Data, trained, insts: Instances, overwrite: bool) -> Fitted:
-    """Fit a trainable interpreter, or load the identical fit from the cache / pretrained layer."""
+def fit(
+    spec: RunSpec, s: Setup, d: Data, trained, insts: Instances, overwrite: bool, ranks: Ranks | None = None
+) -> Fitted:
+    """Fit a trainable interpreter, or load the identical fit from the cache / pretrained layer.
+
+    With ``ranks`` (a data-parallel training, ``spec.train_processes > 1``) every rank calls this and
+    trains its share; rank 0 alone holds the entry's lock and writes checkpoints and the entry.
+    """
     interpreter = s.interpreter
     if not interpreter.trainable:
         interpreter.fit(insts.train, insts.valid)
@@ -189,12 +196,17 @@ def fit(spec: RunSpec, s: Setup, d: Data, trained, insts: Instances, overwrite: 
     key = fit_key(spec, s, d, trained)
     entry = f"{interpreter.name}-{key}"
     final = cache_dir() / "interpreters" / entry
+    ranks = ranks or Ranks()
     # Under the entry's lock: a second identical run waits here for the first, then loads its entry.
     # Training checkpoints go to a partial folder keyed like the entry (recbench.checkpoint), so a
     # killed training resumes from its last one; the folder goes once the entry is written.
-    with entry_lock(final):
+    with entry_lock(final) if ranks.is_main else contextlib.nullcontext():
+        if not ranks.is_main:
+            ranks.barrier()  # rank 0 holds the lock and has looked: nothing can write the entry now
         found = None if overwrite else find_entry("interpreters", entry)
-        interpreter.checkpoint = Checkpointer(partial_dir("interpreters", entry))
+        if ranks.is_main:
+            ranks.barrier()
+        interpreter.checkpoint = Checkpointer(partial_dir("interpreters", entry), writes=ranks.is_main)
         if found is not None:
             interpreter.load(found)
             training = {**read_training(found), "key": key, "from_cache": True}
@@ -210,9 +222,10 @@ def fit(spec: RunSpec, s: Setup, d: Data, trained, insts: Instances, overwrite: 
                     shown[0] = done
 
                 info = interpreter.fit(insts.train, insts.valid, progress=report)
-            with atomic_dir(final) as tmp:
-                interpreter.save(tmp)
-                (tmp / "training.json").write_text(json.dumps(info, indent=2))
+            if ranks.is_main:  # every rank ends with the same weights
+                with atomic_dir(final) as tmp:
+                    interpreter.save(tmp)
+                    (tmp / "training.json").write_text(json.dumps(info, indent=2))
             training = {**info, "key": key, "from_cache": False}
         if found is None or found == final:
             interpreter.checkpoint.discard()
