@@ -68,7 +68,7 @@ COLUMNS_HELP = (
 )
 INTERACTIONS_FILE_HELP = "csv dataset: the interactions file inside --data-dir (default: interactions.csv)."
 ITEMS_FILE_HELP = "csv dataset: the items file inside --data-dir (default: items.csv)."
-THREADS_HELP = "torch CPU threads (default: torch's own choice)."
+THREADS_HELP = "torch CPU threads (default: the cores free now; 1 on a busy machine)."
 
 
 def dataset_name(
@@ -85,9 +85,23 @@ def dataset_name(
     return resolve_dataset_name(dataset, columns, interactions_file=interactions_file, items_file=items_file)
 
 
-def set_threads(threads: int | None) -> None:
-    """``--threads``: torch's CPU thread count (unset: torch's default)."""
-    if threads:
-        import torch
+def auto_threads(cores: int | None = None, load: float | None = None) -> int:
+    """CPU threads for torch when ``--threads`` is not given: the cores not already busy, at least 1.
 
-        torch.set_num_threads(threads)
+    On a machine that is doing other work, torch's OpenMP threads wait for each other: on this
+    project's 2-core machine under a load of 9, alignment steps took 1.2 s with 2 threads and 0.15 s
+    with 1 (docs/footguns.md). Thread count does not change recbench's numbers.
+    """
+    import os
+
+    cores = cores or len(os.sched_getaffinity(0))
+    load = os.getloadavg()[0] if load is None else load
+    return max(1, min(cores, cores - int(load + 0.5)))
+
+
+def set_threads(threads: int | None) -> int:
+    """``--threads``, or :func:`auto_threads` when unset; returns the count torch now uses."""
+    import torch
+
+    torch.set_num_threads(threads or auto_threads())
+    return torch.get_num_threads()

@@ -9,8 +9,10 @@ from recbench.cli.common import (
     INCLUDE_PATH_HELP,
     INTERACTIONS_FILE_HELP,
     ITEMS_FILE_HELP,
+    THREADS_HELP,
     dataset_name,
     out_console,
+    set_threads,
     use_include_paths,
     user_errors,
 )
@@ -67,7 +69,7 @@ def register(app: typer.Typer) -> None:
         lr: float = typer.Option(None, "--lr", help="Adapter learning rate."),
         seed: int = typer.Option(None, "--seed"),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
-        threads: int = typer.Option(None, "--threads", help="torch CPU threads."),
+        threads: int = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         out: str = typer.Option("runs", "--out", help="Folder for run folders."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Recompute everything, ignoring caches."),
         num_processes: int = typer.Option(
@@ -84,16 +86,13 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Train (or load) recommender and interpreter, run the tasks, score them, write runs/<run-id>/."""
-        import torch
-
         from recbench.recommenders.train import resolve_device
         from recbench.run import evaluate
         from recbench.run.pipeline import current_command
         from recbench.run.spec import default_adapter_options, parse_options
 
         use_include_paths(include_path)
-        if threads:
-            torch.set_num_threads(threads)
+        set_threads(threads)
         device = resolve_device(device)
         adapter_options = None
         if adapter_option:  # on top of the options the profile gives this adapter
