@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from recbench.data.base import SequenceData
+from recbench.data.base import SequenceData, gc_paused
 from recbench.errors import ConfigError, DataError
 
 
@@ -23,13 +23,14 @@ class LeaveOneOut:
 
 def leave_one_out(data: SequenceData) -> LeaveOneOut:
     train, valid, test = [], [], []
-    for seq in data.sequences:
-        if len(seq) < 3:
-            train.append(list(seq))
-            continue
-        train.append(seq[:-2])
-        valid.append((seq[:-2], seq[-2]))
-        test.append((seq[:-1], seq[-1]))
+    with gc_paused():
+        for seq in data.sequences:
+            if len(seq) < 3:
+                train.append(list(seq))
+                continue
+            train.append(seq[:-2])
+            valid.append((seq[:-2], seq[-2]))
+            test.append((seq[:-1], seq[-1]))
     if not test:
         raise DataError(
             f"dataset '{data.name}': no user has three or more interactions to split leave-one-out"
@@ -62,9 +63,10 @@ def make_windows(data: SequenceData, length: int = 10, stride: int | None = None
     if stride < 1:
         raise ConfigError(f"window stride must be at least 1, got {stride}")
     windows = []
-    for user, seq in zip(data.users, data.sequences, strict=False):
-        for start in range(0, len(seq) - length, stride):
-            windows.append(Window(user, start, tuple(seq[start : start + length]), seq[start + length]))
+    with gc_paused():
+        for user, seq in zip(data.users, data.sequences, strict=False):
+            for start in range(0, len(seq) - length, stride):
+                windows.append(Window(user, start, tuple(seq[start : start + length]), seq[start + length]))
     if not windows:
         longest = max((len(s) for s in data.sequences), default=0)
         raise DataError(
