@@ -200,6 +200,7 @@ def launch(num_processes: int, payload: dict, threads: int | None = None) -> dic
 def _wait_all(procs: list[subprocess.Popen], status: Path) -> RecbenchError | None:
     """Wait for every rank; at the first failure stop the others (they would wait at a barrier forever)."""
     bad: list[int] = []
+    stopped: set[int] = set()
     try:
         while True:
             codes = [p.poll() for p in procs]
@@ -208,9 +209,10 @@ def _wait_all(procs: list[subprocess.Popen], status: Path) -> RecbenchError | No
                 break
             time.sleep(0.2)
     finally:  # also on Ctrl-C: no rank outlives the launcher
-        for p in procs:
+        for r, p in enumerate(procs):
             if p.poll() is None:
                 p.terminate()
+                stopped.add(r)
         for p in procs:
             try:
                 p.wait(timeout=30)
@@ -224,7 +226,8 @@ def _wait_all(procs: list[subprocess.Popen], status: Path) -> RecbenchError | No
     infos = {
         r: json.loads(p.read_text()) for r in range(len(procs)) if (p := status / f"error-{r}.json").is_file()
     }
-    crashed = [r for r in bad if r not in infos]  # ended on an unexpected error: its traceback is above
+    # ended on its own with an unexpected error (no report): its traceback is above
+    crashed = [r for r, p in enumerate(procs) if r not in stopped and p.returncode != 0 and r not in infos]
     primary = [i for i in infos.values() if not i.get("secondary")]
     for info in primary or ([] if crashed else list(infos.values())):
         err = RecbenchError(info["message"])

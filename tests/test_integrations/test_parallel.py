@@ -1,17 +1,23 @@
-"""Data-parallel runs: 2 CPU processes (gloo) give the numbers of 1 process; bad --num-processes."""
+"""Data-parallel runs: 2 CPU processes (gloo) generate the numbers of 1 process; with data-parallel
+training the run id names the process count; bad --num-processes; the launcher's one error line."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
 from recbench.cli import app
-from recbench.errors import ConfigError
+from recbench.errors import ConfigError, RecbenchError
 from recbench.results import read_samples
 from recbench.run import evaluate
+from recbench.run.parallel import _wait_all
+from recbench.run.spec import RunSpec
 from tests.conftest import TINY
 
 # gen_batch_size 2: chunks of 4 prompts, so 6 instances make 2 chunks per task and condition (8 in all)
@@ -43,7 +49,10 @@ def test_two_processes_match_one(tmp_path, monkeypatch):
     monkeypatch.setenv("RECBENCH_CACHE", str(tmp_path / "cache-1"))
     one = evaluate("sasrec", "tiny-random", out_dir=tmp_path / "one", **TINY_RUN)
     monkeypatch.setenv("RECBENCH_CACHE", str(tmp_path / "cache-2"))
-    two = evaluate("sasrec", "tiny-random", out_dir=tmp_path / "two", num_processes=2, **TINY_RUN)
+    # one-process training, generation shared out: the run of one process
+    two = evaluate(
+        "sasrec", "tiny-random", out_dir=tmp_path / "two", num_processes=2, train_processes=1, **TINY_RUN
+    )
     assert two["run_id"] == one["run_id"] and two["hardware"]["processes"] == 2
     assert scores(two) == scores(one)
     assert outputs(tmp_path / "two" / two["run_id"]) == outputs(tmp_path / "one" / one["run_id"])
@@ -80,3 +89,48 @@ def test_launch_inside_a_launched_run_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="not both"):
         evaluate("sasrec", "tiny-random", out_dir=tmp_path, num_processes=2, **TINY_RUN)
     assert os.environ["WORLD_SIZE"] == "2"
+
+
+@pytest.mark.slow
+def test_data_parallel_training_is_a_run_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECBENCH_CACHE", str(tmp_path / "cache"))
+    two = evaluate("sasrec", "tiny-random", out_dir=tmp_path / "runs", num_processes=2, **TINY_RUN)
+    one_id = RunSpec.resolve(llm="tiny-random", rec="sasrec", **TINY_RUN).run_id()
+    assert two["config"]["train_processes"] == 2 and two["run_id"] != one_id
+    assert (
+        two["interpreter"]["config"]["train_processes"] == 2 and two["interpreter"]["training"]["steps"] == 3
+    )
+    entries = list((tmp_path / "cache" / "interpreters").iterdir())
+    assert len(entries) == 1 and not list((tmp_path / "cache").glob(".partial/interpreters/*"))
+    # a second launch finds the entry the two ranks trained: same numbers, nothing retrained
+    again = evaluate("sasrec", "tiny-random", out_dir=tmp_path / "again", num_processes=2, **TINY_RUN)
+    assert again["interpreter"]["training"]["from_cache"] and scores(again) == scores(two)
+
+
+def test_train_processes_must_be_one_or_all(tmp_path):
+    with pytest.raises(ConfigError, match="--train-processes 2 with 3 processes"):
+        evaluate("sasrec", "tiny-random", out_dir=tmp_path, num_processes=3, train_processes=2, **TINY_RUN)
+
+
+def _ended(tmp_path, codes: list[int], errors: dict[int, dict]) -> RecbenchError | None:
+    status = tmp_path / "status"
+    status.mkdir()
+    for rank, info in errors.items():
+        (status / f"error-{rank}.json").write_text(json.dumps(info))
+    procs = [subprocess.Popen([sys.executable, "-c", f"import sys; sys.exit({c})"]) for c in codes]
+    return _wait_all(procs, status)
+
+
+def test_launcher_reports_the_failing_rank_not_the_one_that_lost_it(tmp_path):
+    lost = {
+        "message": "rank 0 of 2: another rank of the data-parallel training stopped (...)",
+        "secondary": True,
+    }
+    err = _ended(tmp_path, [2, 2], {0: lost, 1: {"message": "rank 1's own error", "exit_code": 2}})
+    assert str(err) == "rank 1's own error" and err.exit_code == 2
+
+
+def test_launcher_points_at_a_crashed_rank(tmp_path):
+    lost = {"message": "rank 0 of 2: another rank of the data-parallel training stopped", "secondary": True}
+    err = _ended(tmp_path, [2, 1], {0: lost})
+    assert str(err) == "a rank of the data-parallel run failed (rank 1: exit 1); see its output above"

@@ -15,7 +15,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from recbench.errors import ConfigError
 from recbench.interpreters.data_parallel import DataParallel
+from recbench.interpreters.llm import LLMInterpreter
+from recbench.run.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,3 +161,25 @@ def test_a_failing_rank_ends_both_ranks_with_one_line(tmp_path):
     assert "\n" not in line and line.startswith(
         "error: rank 0 of 2: another rank of the data-parallel training stopped"
     )
+
+
+SUBMISSIONS = ROOT / "leaderboard" / "submissions"
+
+
+def test_one_process_run_ids_are_unchanged_and_two_differ():
+    claimed = [json.loads(p.read_text()) for p in sorted(SUBMISSIONS.glob("*/*/results.json"))]
+    assert claimed
+    for results in claimed:  # recorded before the setting existed: one-process training
+        spec = RunSpec.from_dict(results["config"])
+        assert spec.train_processes == 1 and spec.run_id() == results["run_id"]
+        two = RunSpec.from_dict({**results["config"], "train_processes": 2})
+        assert two.run_id() != results["run_id"] and RunSpec.from_dict(two.to_dict()) == two
+    assert RunSpec.resolve("fast").run_id() == RunSpec.resolve("fast", train_processes=1).run_id()
+    assert RunSpec.resolve("fast", interpreter="popular", train_processes=2).train_processes == 1
+    with pytest.raises(ConfigError, match="train-processes must be at least 1"):
+        RunSpec.resolve("fast", train_processes=0)
+
+
+def test_interpreter_identity_names_the_process_count_only_above_one():
+    assert "train_processes" not in LLMInterpreter().identity()
+    assert LLMInterpreter(train_processes=2).identity()["train_processes"] == 2
