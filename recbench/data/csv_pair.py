@@ -21,6 +21,7 @@ from recbench.data.base import (
     Source,
     build_sequences,
     display_title,
+    gc_paused,
     join_dataset_name,
     read_source,
     to_timestamp,
@@ -107,27 +108,29 @@ class CsvPairDataset:
                 )
         problems = Problems()
 
-        item_source = read_source(item_path)
-        table = ItemTable(item_path, problems)
-        for line, row in read_table(
-            item_source, columns, ("item", "title"), ("genres", "year"), mapped, problems
-        ):
-            year = _year(row.get("year", ""), row["title"])
-            genres = tuple(g.strip() for g in row.get("genres", "").split(GENRE_SEPARATOR) if g.strip())
-            table.add(line, Item(row["item"], display_title(row["title"], year), genres, year))
+        # millions of row objects and no reference cycles: the collector would only walk them (base.gc_paused)
+        with gc_paused():
+            item_source = read_source(item_path)
+            table = ItemTable(item_path, problems)
+            for line, row in read_table(
+                item_source, columns, ("item", "title"), ("genres", "year"), mapped, problems
+            ):
+                year = _year(row.get("year", ""), row["title"])
+                genres = tuple(g.strip() for g in row.get("genres", "").split(GENRE_SEPARATOR) if g.strip())
+                table.add(line, Item(row["item"], display_title(row["title"], year), genres, year))
 
-        inter_source = read_source(inter_path)
-        interactions = []
-        bad_time = f"field '{columns['timestamp']}' is not a number or an ISO-8601 time"
-        for line, row in read_table(
-            inter_source, columns, ("user", "item", "timestamp"), (), mapped, problems
-        ):
-            ts = to_timestamp(row["timestamp"])
-            if ts is None:
-                problems.add(inter_path, bad_time, line, repr(row["timestamp"]), TIMESTAMP_HINT)
-                continue
-            interactions.append(Interaction(row["user"], row["item"], ts, line))
-        problems.raise_if_any()
+            inter_source = read_source(inter_path)
+            interactions = []
+            bad_time = f"field '{columns['timestamp']}' is not a number or an ISO-8601 time"
+            for line, row in read_table(
+                inter_source, columns, ("user", "item", "timestamp"), (), mapped, problems
+            ):
+                ts = to_timestamp(row["timestamp"])
+                if ts is None:
+                    problems.add(inter_path, bad_time, line, repr(row["timestamp"]), TIMESTAMP_HINT)
+                    continue
+                interactions.append(Interaction(row["user"], row["item"], ts, line))
+            problems.raise_if_any()
 
         files = {inter_path.name: inter_source.sha256, item_path.name: item_source.sha256}
         name = join_dataset_name(cls.name, options)

@@ -58,3 +58,36 @@ def test_the_pause_restores_the_collector_as_it_was():
         assert not gc.isenabled()  # a caller's own pause is not lifted
     finally:
         gc.enable()
+
+
+def collections_while_loading(folder, rows: int) -> int:
+    """How many garbage collections start while a CSV pair of ``rows`` interactions is loaded."""
+    from recbench.data import load_dataset
+
+    folder.mkdir()
+    (folder / "items.csv").write_text("item,title\n" + "".join(f"{i},Title {i}\n" for i in range(1, 201)))
+    lines = "".join(f"{r % 300},{r % 200 + 1},{r // 7}\n" for r in range(rows))
+    (folder / "interactions.csv").write_text("user,item,timestamp\n" + lines)
+    started = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        data = load_dataset("csv", folder)
+    finally:
+        gc.callbacks.remove(count)
+    assert data.n_interactions == rows and data.sequences[1][:3] == [2, 102, 2]  # user 1: rows 1, 301, 601
+    return len(started)
+
+
+def test_loading_starts_no_more_collections_on_more_rows(tmp_path):
+    # under the collector: a collection every few hundred rows (~30 and ~120 here)
+    small, large = (
+        collections_while_loading(tmp_path / "a", 5_000),
+        collections_while_loading(tmp_path / "b", 20_000),
+    )
+    assert large <= small + 1 and small <= 3
