@@ -28,7 +28,7 @@ cache entry then holds placeholder vectors, so validate's work is unchanged). Pe
 stage is the sample's. The exponent of each stage is the slope of log(CPU seconds) against log(size), by
 least squares. One JSON object on the last line.
 
-    .venv/bin/python bench/cost_vs_size.py [--sizes 1,10,50] [--quick]
+    .venv/bin/python bench/cost_vs_size.py [--sizes 1,10,50] [--quick] [--until splits]
 """
 
 from __future__ import annotations
@@ -287,7 +287,10 @@ def _unit_vectors(texts: list[str]) -> np.ndarray:
 # --- the stages at one size (run in a fresh process) ---------------------------------------------------
 
 
-def run_stages(folder: Path, work: Path, threads: int) -> dict:
+STAGES = ("load", "splits", "sasrec_epoch", "rec_eval", "latents", "embed_catalogue", "make_run", "validate")
+
+
+def run_stages(folder: Path, work: Path, threads: int, until: str = STAGES[-1]) -> dict:
     import torch
 
     torch.set_num_threads(threads)
@@ -314,6 +317,8 @@ def run_stages(folder: Path, work: Path, threads: int) -> dict:
     with Stage(out, "splits"):
         split = leave_one_out(data)
         d = stages.data_of(spec, data)
+    if until in ("load", "splits"):
+        return out
 
     # one epoch, on a seeded sample of users when the full epoch's work exceeds the cap
     config = make_config(SASRec, epochs=1)
@@ -451,12 +456,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,10,50", help="scales of ML-100K (default 1,10,50)")
     parser.add_argument("--quick", action="store_true", help="sizes 1,2,4: a smoke run of a few minutes")
+    parser.add_argument(
+        "--until",
+        choices=("splits", STAGES[-1]),
+        default=STAGES[-1],
+        help="stop after this stage (default: all)",
+    )
     parser.add_argument("--child", nargs=3, metavar=("DATA", "WORK", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     threads = int(os.environ.get("BENCH_THREADS", "1"))
     if args.child:
         data, work, result = (Path(p) for p in args.child)
-        Path(result).write_text(json.dumps(run_stages(data, work, threads)))
+        Path(result).write_text(json.dumps(run_stages(data, work, threads, args.until)))
         return
     try:
         sizes = [1.0, 2.0, 4.0] if args.quick else parse_sizes(args.sizes)
@@ -482,6 +493,7 @@ def main() -> None:
             }
             result = folder / "stages.json"
             command = [sys.executable, __file__, "--child", str(folder / "data"), str(folder), str(result)]
+            command += ["--until", args.until]
             done = subprocess.run(command, env=env, cwd=folder)
             if done.returncode != 0:
                 print(
@@ -522,14 +534,16 @@ def main() -> None:
             if extra in rows[0]:
                 entry[extra] = [r[extra] for r in rows]
         table[name] = entry
-    epoch = table["sasrec_epoch"]
-    work = [
-        s["sasrec_epoch"]["positions_per_epoch"] * d["items"] for s, d in zip(per_size, datasets, strict=True)
-    ]
-    epoch["exponent_vs_positions_x_items"] = exponent(work, epoch["cpu_seconds"])
-    latents = table["latents"]
-    for part in ("attach_latents", "beliefs"):
-        latents[f"{part}_exponent"] = exponent(sizes, latents[f"{part}_cpu_seconds"])
+    if "sasrec_epoch" in table:
+        epoch = table["sasrec_epoch"]
+        work = [
+            s["sasrec_epoch"]["positions_per_epoch"] * d["items"]
+            for s, d in zip(per_size, datasets, strict=True)
+        ]
+        epoch["exponent_vs_positions_x_items"] = exponent(work, epoch["cpu_seconds"])
+    if "latents" in table:
+        for part in ("attach_latents", "beliefs"):
+            table["latents"][f"{part}_exponent"] = exponent(sizes, table["latents"][f"{part}_cpu_seconds"])
     faster = [n for n, e in table.items() if (e["exponent"] or 0) > SUPERLINEAR]
     print(json.dumps({
         "bench": "cost_vs_size",
