@@ -23,7 +23,8 @@ from recbench.run.spec import RunSpec
 ROOT = Path(__file__).resolve().parents[2]
 
 # One rank (or the single process when WORLD_SIZE is unset): train a per-position adapter on the tiny
-# random LLM for a few steps, write its weights and losses. FAIL_AT=step makes rank 1 raise there.
+# random LLM for a few steps, write its weights and losses. FAIL_AT=step makes rank 1 raise there;
+# CHECKPOINT=folder checkpoints every step (rank 0 writes) and resumes from the one found there.
 TRAINER = """
 import datetime as dt, json, os, sys
 import torch
@@ -59,9 +60,15 @@ if fail_at and dp.rank == 1:
             raise RecbenchError("rank 1 met a bad batch")
         return real(batch)
     model._loss_sum = loss_sum
+checkpoint = saved = None
+if os.environ.get("CHECKPOINT"):
+    from recbench.checkpoint import Checkpointer
+    checkpoint = Checkpointer(os.environ["CHECKPOINT"], every_steps=1, writes=dp.rank == 0)
+    saved = checkpoint.load()
+    dp.barrier()
 try:
     history = model.fit(examples, examples[:5], steps=steps, batch_size=5, lr=1e-2, weight_decay=1e-3,
-                        seed=3, warmup=1, data_parallel=dp)
+                        seed=3, warmup=1, data_parallel=dp, checkpoint=checkpoint, resume=saved)
 except RecbenchError as exc:
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(2)
@@ -152,15 +159,23 @@ def test_two_rank_training_is_bit_identical_run_to_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_failing_rank_ends_both_ranks_with_one_line(tmp_path):
-    rank0, rank1 = train(tmp_path, 2, steps=4, env={"FAIL_AT": "2"})
+def test_a_failing_rank_ends_both_ranks_with_one_line_and_the_rerun_resumes(tmp_path):
+    ckpt = {"CHECKPOINT": str(tmp_path / "checkpoint")}
+    rank0, rank1 = train(tmp_path / "killed", 2, "bf16", steps=4, env={"FAIL_AT": "3", **ckpt})
     assert rank1.returncode == 2 and rank1.stderr.strip() == "error: rank 1 met a bad batch"
-    # rank 0 was inside the step's all-reduce: it stops too, in one line naming the cause's place
+    # rank 0 was inside the step's all-reduce: it stops too, in one line naming where the cause is
     assert rank0.returncode == 2, rank0.stderr[-2000:]
     line = rank0.stderr.strip()
-    assert "\n" not in line and line.startswith(
-        "error: rank 0 of 2: another rank of the data-parallel training stopped"
-    )
+    assert "\n" not in line
+    assert line.startswith("error: rank 0 of 2: another rank of the data-parallel training stopped")
+    # both ranks resume from rank 0's last checkpoint (step 2) and end with an uninterrupted run's bits
+    for proc in train(tmp_path / "resumed", 2, "bf16", steps=4, env=ckpt):
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    for proc in train(tmp_path / "whole", 2, "bf16", steps=4):
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    resumed, whole = weights(tmp_path / "resumed", 1), weights(tmp_path / "whole", 0)
+    assert all(torch.equal(resumed[k], whole[k]) for k in whole)
+    assert losses(tmp_path / "resumed", 0) == losses(tmp_path / "whole", 0)
 
 
 SUBMISSIONS = ROOT / "leaderboard" / "submissions"
