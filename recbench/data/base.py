@@ -117,8 +117,8 @@ def gc_paused() -> Iterator[None]:
 
     Every few hundred new containers start a collection, and the full ones walk every live object, so
     building windows under the collector cost more than the building and grew faster than the data
-    (splits: CPU seconds as size^1.5 from 1x to 10x ML-100K; docs/performance.md). Nothing built under
-    the pause forms a reference cycle, so there is nothing for the collector to find.
+    (splits: CPU seconds as size^1.35 from 1x to 50x ML-100K, size^1.01 paused; docs/performance.md).
+    Nothing built under the pause forms a reference cycle, so there is nothing for the collector to find.
     """
     enabled = gc.isenabled()
     gc.disable()
