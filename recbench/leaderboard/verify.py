@@ -185,11 +185,13 @@ def verify_run(folder: Path, k: int, data_dirs: Iterable[Path] = (), device: str
     test = stages.test_instances(spec, setup, data, trained)
     jobs = stages.jobs_of(spec, setup, stages.Instances(test, [], []), setup.interpreter.uses_latents)
     submitted = read_samples(folder).by_task
+    ctx = stages.metric_context(data, device, None, overwrite=False)  # retrieval-mapped round trips
     out = []
     for task, condition, insts in jobs:
         if not insts:
             continue
-        given = {s.id: s.output for s in submitted.get(task.name, {}).get(condition, [])}
+        rows = {s.id: s for s in submitted.get(task.name, {}).get(condition, [])}
+        given = {i: s.output for i, s in rows.items()}
         chosen = [insts[i] for i in _choose(len(insts), k, f"verify:{run_id}:{task.name}:{condition}")]
         texts = setup.interpreter.generate(chosen, max_new_tokens=task.max_new_tokens, stop=list(task.until))
         for inst, text in zip(chosen, texts, strict=True):
@@ -201,5 +203,30 @@ def verify_run(folder: Path, k: int, data_dirs: Iterable[Path] = (), device: str
                 out.append(
                     f"{folder}: tasks.{task.name} ({condition}): instance {inst.id}: submitted output "
                     f"{printable(given[inst.id])[:60]!r} but the carried interpreter writes {printable(text)[:60]!r}"
+                )
+        same = [i for i, t in zip(chosen, texts, strict=True) if i.id in given and given[i.id] == t]
+        out += _belief_defects(folder, task, condition, chosen, same, rows, trained, ctx, spec.window)
+    return out
+
+
+def _belief_defects(folder, task, condition, chosen, same, rows, trained, ctx, window) -> list[str]:
+    """What the recommender said, re-derived from its checkpoint: ``rec_top1`` and ``rec_top10`` of the
+    chosen instances, and the round trip of each output that was regenerated identically (``same``),
+    must be exactly what it computes (validate only checks their shape)."""
+    out = []
+    trips = dict(zip([i.id for i in same], stages.roundtrips_of(
+        task, same, [rows[i.id].output for i in same], trained, ctx, window), strict=True))  # fmt: skip
+    for inst in chosen:
+        row = rows.get(inst.id)
+        if row is None:
+            continue
+        checks = [("rec_top1", row.rec_top1, inst.rec_top1), ("rec_top10", row.rec_top10, inst.rec_top10)]
+        if inst.id in trips:
+            checks.append(("roundtrip", row.roundtrip, trips[inst.id]))
+        for name, got, want in checks:
+            if got != want:
+                out.append(
+                    f"{folder}: tasks.{task.name} ({condition}): instance {inst.id}: submitted {name} "
+                    f"{printable(str(got))[:60]} but the recommender gives {printable(str(want))[:60]}"
                 )
     return out

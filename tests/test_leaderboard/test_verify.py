@@ -108,7 +108,8 @@ def test_cli_validate_verify_passes_an_honest_run_and_fails_a_fabricated_one(sub
 
 def forge(run) -> None:
     """Set every real output to its target and re-score everything consistently (a fabricated run)."""
-    from recbench.metrics.base import MetricContext
+    from recbench.metrics.base import MetricContext, RoundTrip
+    from recbench.metrics.roundtrip import title_items
     from recbench.results import read_samples, summarise_task, write_run
     from recbench.results.io import RunSamples
 
@@ -121,6 +122,9 @@ def forge(run) -> None:
     for task, groups in samples.by_task.items():
         for row in groups["real"]:  # the interpreter "named every item"
             row.output = row.target
+            # with a round trip consistent with it (the recommender's own top-10 back, its top-1 first)
+            items = title_items(row.output, ctx)
+            row.roundtrip = RoundTrip(items, list(row.rec_top10), 1) if items else RoundTrip([], [], None)
         names = list(results["tasks"][task]["metrics"])
         block = summarise_task(
             groups["real"], groups.get("shuffled"), names, ctx, seed=results["seeds"]["bootstrap"]
@@ -175,3 +179,16 @@ def test_submit_with_models_carries_what_verify_needs(submission, tmp_path):
     result = CliRunner().invoke(app, check)
     assert result.exit_code == 0, result.output
     assert "verified" in result.stdout
+
+
+def test_what_the_recommender_said_is_re_derived_from_its_checkpoint(submission, tmp_path):
+    run = copy(submission, tmp_path)
+    rows = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    for row in rows:  # outputs untouched; the recommender's top-10 and every round trip edited
+        row["rec_top10"] = row["rec_top10"][::-1]
+        if row["roundtrip"]["items"]:
+            row["roundtrip"]["top1_rank"] += 1
+    (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    defects = verify_run(run, 3, data_dirs=[TINY])
+    assert len([d for d in defects if "submitted rec_top10" in d]) == 3 * 2 * 2
+    assert all("but the recommender gives" in d for d in defects)

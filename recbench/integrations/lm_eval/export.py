@@ -110,7 +110,9 @@ def export_tasks(
             raise ConfigError(f"run {run_id}: samples.jsonl has no samples of task '{task}'")
         built = [_instance(spec, s, windows, data, run_id) for s in real]
         insts = [inst for inst, _ in built]
-        metrics = list(recorded.get("metrics") or spec.metrics)
+        # a round trip feeds the model's answer back to the recommender after generation, which an
+        # lm-eval run of the exported task does not do: those metrics stay in recbench's results
+        metrics = [m for m in recorded.get("metrics") or spec.metrics if not after_generation(m)]
         conditions = [("real", [[i] for i in range(len(insts))])]
         with_control = bool(controls and samples.by_task[task].get("shuffled"))
         if with_control:
@@ -135,6 +137,11 @@ def export_tasks(
     return names
 
 
+def after_generation(metric: str) -> bool:
+    """Whether ``metric`` reads an input computed from the answer after generation (the round trip)."""
+    return "roundtrip" in getattr(registry.metrics.get(metric), "needs", ())
+
+
 def _instance(spec: TaskSpec, sample, windows: dict, data, run_id: str) -> tuple[Instance, dict]:
     """The run's instance behind one sample (and its template fields), rebuilt from its window.
 
@@ -144,7 +151,7 @@ def _instance(spec: TaskSpec, sample, windows: dict, data, run_id: str) -> tuple
     window = windows.get(window_id)
     if window is None:
         raise ConfigError(f"run {run_id}: sample {sample.id!r} names no window of the dataset")
-    fields, _ = _document(window, data)
+    fields, _ = _document(window, data, sample.rec_top1)
     prompt = spec.render(spec.doc_to_text, fields)
     if prompt != sample.prompt:
         raise ConfigError(
@@ -173,6 +180,8 @@ def _doc(
         "target_items": list(sample.target_items),
         "rec_top1": sample.rec_top1,
         "target_genres": list(sample.target_genres),
+        "rec_top10": list(sample.rec_top10),
+        "next_item": sample.next_item,
         "run_id": run_id,
         "dataset_sha256": sha,
     }

@@ -27,7 +27,8 @@ from functools import lru_cache
 from recbench.metrics.base import MetricContext, Sample, Score, score_samples
 from recbench.metrics.embedding_cache import CachedEmbedder
 
-SAMPLE_FIELDS = ("id", "task", "prompt", "target", "target_items", "rec_top1", "target_genres")
+SAMPLE_FIELDS = ("id", "task", "prompt", "target", "target_items", "rec_top1", "target_genres", "rec_top10",
+                 "next_item")  # fmt: skip
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 INTERVAL = ("stderr", "low", "high")  # extras on every exported task
 CONTROL = ("shuffled", "gap")  # extras on a real task whose shuffled control is exported
@@ -79,7 +80,8 @@ def processor(
     """``process_results(doc, results)``: the sample for each metric, a reference for each extra."""
 
     def process_results(doc: dict, results: list) -> dict:
-        sample = {k: doc[k] for k in SAMPLE_FIELDS}
+        # (a file exported before a field existed lacks it)
+        sample = {k: doc[k] for k in SAMPLE_FIELDS if k in doc}
         sample["output"] = results[0] if results else ""
         STORE.put(run_id, condition, sample)
         ref = {"id": sample["id"], "task": sample["task"], "condition": condition}
