@@ -228,10 +228,10 @@ class RecbenchLM(LM):
         try:
             for (task_name, max_new, until), idx in groups.items():
                 settings = {"max_new_tokens": max_new, "until": list(until)}
-                spec = self.run.specs.get(task_name)
+                insts = [prepared[i][1] for i in idx]
+                spec = self.run.specs.get(insts[0].task)  # (task_name is lm-eval's name for it)
                 if spec is not None and spec.version != 1:  # as generation_keys: a version is in the key
                     settings["task"] = f"{spec.name}@{spec.version}"
-                insts = [prepared[i][1] for i in idx]
                 keys = [
                     generation_key(self.run.interp_key, settings, x.prompt, latent_hash(x.latents))
                     for x in insts
