@@ -83,7 +83,7 @@ def evaluate(
     include = tuple(str(p) for p in include_path or ())
     use_include_path(include)
     world = num_processes if num_processes > 1 else launched_world()
-    if settings.get("train_processes") is None:
+    if settings.get("train_processes") is None and world > 1:  # training shared over every process
         settings["train_processes"] = world
     spec = RunSpec.resolve(profile, rec=rec, llm=llm, tasks=tasks or None, **settings)
     if spec.train_processes > 1 and world == 1:
