@@ -134,3 +134,40 @@ def test_launcher_points_at_a_crashed_rank(tmp_path):
     lost = {"message": "rank 0 of 2: another rank of the data-parallel training stopped", "secondary": True}
     err = _ended(tmp_path, [2, 1], {0: lost})
     assert str(err) == "a rank of the data-parallel run failed (rank 1: exit 1); see its output above"
+
+
+# Started with every rank (PYTHONPATH): rank 1's second training batch fails with a user error.
+SITECUSTOMIZE = """
+import os
+if os.environ.get("RANK") == "1":
+    from recbench.errors import RecbenchError
+    from recbench.interpreters import soft_prompt
+    real, calls = soft_prompt.SoftPromptModel._loss_sum, [0]
+    def _loss_sum(self, batch):
+        calls[0] += 1
+        if calls[0] == 2:
+            raise RecbenchError("rank 1 cannot read its batch")
+        return real(self, batch)
+    soft_prompt.SoftPromptModel._loss_sum = _loss_sum
+"""
+
+
+@pytest.mark.slow
+def test_a_rank_failing_in_training_ends_the_run_with_its_own_line(tmp_path, monkeypatch):
+    import signal
+
+    (tmp_path / "inject").mkdir()
+    (tmp_path / "inject" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(tmp_path / "inject"), os.environ.get("PYTHONPATH", "")])
+    )
+    monkeypatch.setenv("RECBENCH_CACHE", str(tmp_path / "cache"))
+    signal.alarm(300)  # a hang fails the test instead of blocking the suite
+    try:
+        with pytest.raises(RecbenchError) as err:
+            evaluate("sasrec", "tiny-random", out_dir=tmp_path / "runs", num_processes=2, **TINY_RUN)
+    finally:
+        signal.alarm(0)
+    # the cause, not rank 0's "another rank ... stopped"; no run folder, no cache entry
+    assert str(err.value) == "rank 1 cannot read its batch" and err.value.exit_code == 2
+    assert not (tmp_path / "runs").exists() and not list((tmp_path / "cache").glob("interpreters/*"))
