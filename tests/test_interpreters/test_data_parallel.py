@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # One rank (or the single process when WORLD_SIZE is unset): train a per-position adapter on the tiny
 # random LLM for a few steps, write its weights and losses. FAIL_AT=step makes rank 1 raise there;
-# CHECKPOINT=folder checkpoints every step (rank 0 writes) and resumes from the one found there.
+# CHECKPOINT=folder checkpoints every step (rank 0 writes) and resumes from the one found there; LORA=1
+# trains LoRA weights too (their gradients are summed with the adapter's).
 TRAINER = """
 import datetime as dt, json, os, sys
 import torch
@@ -45,7 +46,8 @@ dp = data_parallel.current(world)
 fail_at = int(os.environ.get("FAIL_AT", "0"))
 llm = load_llm("tiny-random", "cpu")
 torch.manual_seed(0)
-model = SoftPromptModel(llm, PerPositionAdapter(16, llm.hidden_size, 4), train_precision=precision)
+lora = {"r": 4, "alpha": 8, "dropout": 0.0} if os.environ.get("LORA") else None
+model = SoftPromptModel(llm, PerPositionAdapter(16, llm.hidden_size, 4), train_precision=precision, lora=lora)
 g = torch.Generator().manual_seed(1)
 titles = ["Toy Story", "Heat", "Casino (1995)", "Fargo", "Babe", "Clueless", "Jumanji", "Sabrina"]
 prompts = ["Seen: <rec_emb>. Next?", "Seen: <rec_emb>. Which titles?", "Watched <rec_emb>"]
@@ -129,17 +131,18 @@ def test_shards_are_contiguous_blocks_that_cover_the_batch():
 
 
 @pytest.mark.slow
-def test_two_ranks_train_the_one_process_adapter(tmp_path):
+@pytest.mark.parametrize("lora", [False, True], ids=["adapter", "adapter+lora"])
+def test_two_ranks_train_the_one_process_adapter(tmp_path, lora):
     for run in (tmp_path / "one", tmp_path / "two"):
-        for proc in train(run, 1 if run.name == "one" else 2):
+        for proc in train(run, 1 if run.name == "one" else 2, env={"LORA": "1"} if lora else None):
             assert proc.returncode == 0, proc.stderr[-2000:]
     one, two = tmp_path / "one", tmp_path / "two"
     w0, w1, ref = weights(two, 0), weights(two, 1), weights(one, 0)
-    assert w0.keys() == ref.keys()
+    assert w0.keys() == ref.keys() and any(k.startswith("lora.") for k in ref) == lora
     for k in ref:
         assert torch.equal(w0[k], w1[k]), f"{k}: ranks differ"  # (a) identical on both ranks
         assert torch.allclose(w0[k], ref[k], rtol=1e-4, atol=1e-6), f"{k}: {(w0[k] - ref[k]).abs().max()}"
-        assert not torch.equal(ref[k], weights(one, 0)[k] * 0)  # trained, not zeros
+        assert ref[k].abs().sum() > 0  # LoRA B starts at zero: it trained
     # (b) the global loss of each step, and the valid loss, are the one process's
     l0, l1, lref = losses(two, 0), losses(two, 1), losses(one, 0)
     assert l0 == l1
