@@ -105,7 +105,12 @@ def test_run_adapter_options_and_align_steps(tmp_path, fresh_cache):
     (path,) = tmp_path.glob("*/results.json")
     interp = json.loads(path.read_text())["interpreter"]
     # the profile's adapter options, with the two given on top
-    assert interp["config"]["adapter_options"] == {"hidden": 32, "tokens_per_item": 2, "store": "int8", "belief": True}
+    assert interp["config"]["adapter_options"] == {
+        "hidden": 32,
+        "tokens_per_item": 2,
+        "store": "int8",
+        "belief": True,
+    }
     assert interp["training"]["align_steps"] == 7
     # another adapter starts from no options
     other = invoke(*args, "--adapter", "linear", "--adapter-option", "k=3", "--align-steps", "0")

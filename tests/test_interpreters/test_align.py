@@ -87,7 +87,11 @@ def test_belief_group_comes_from_the_last_state_and_aligns_to_the_recommenders_t
     torch.manual_seed(0)
     adapter = MLPAdapter(REC_DIM, embedding.shape[1], WINDOW, hidden=64, tokens_per_item=2, belief=True)
     adapter.calibrate(embedding)
-    assert adapter.n_tokens == (WINDOW + 1) * 2 and adapter(lat).shape == (6, adapter.n_tokens, embedding.shape[1])
+    assert adapter.n_tokens == (WINDOW + 1) * 2 and adapter(lat).shape == (
+        6,
+        adapter.n_tokens,
+        embedding.shape[1],
+    )
     earlier = lat.clone()
     earlier[:, :-1] += 1.0  # the belief group reads only the last state
     assert torch.equal(adapter(earlier)[:, -2:], adapter(lat)[:, -2:])
