@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from recbench.errors import RecbenchError
 from recbench.metrics.base import RoundTrip
 from recbench.recommenders.base import pad_left
 from recbench.tasks.inputs import TOP_K
@@ -20,6 +21,11 @@ def _scores(model, sequences: list[list[int]], excluded: list[set[int]], window:
     device = next(model.parameters()).device
     for i in range(0, len(sequences), batch_size):
         scores = model.score(pad_left(sequences[i : i + batch_size], window).to(device)).float().cpu()
+        if not torch.isfinite(scores).all():  # a broken recommender: one line, not an empty ranking
+            raise RecbenchError(
+                "latents contain NaN or inf (the recommender's scores for a window are not finite); "
+                "check the recommender"
+            )
         for row, banned in enumerate(excluded[i : i + batch_size]):
             if banned:
                 scores[row, [j - 1 for j in banned]] = -float("inf")
