@@ -31,6 +31,7 @@ from recbench.results.scoring import summarise_task, task_block
 from recbench.run.spec import RunSpec
 from recbench.tasks import build_instances
 from recbench.tasks.inputs import TOP_K
+from recbench.tasks.instances import sample_of
 
 TASKS = ("seq_recovery", "residual_id", "description", "next_item")
 WINDOW = 3
@@ -173,21 +174,7 @@ def make_run(
             for i in insts:
                 output = _output(i, spec, data, rng, q)
                 trip = _round_trip(output, i, scoring, data, rng, q) if "roundtrip" in spec.inputs else None
-                group.append(
-                    Sample(
-                        id=i.id,
-                        task=i.task,
-                        prompt=i.prompt,
-                        target=i.target,
-                        output=output,
-                        target_items=list(i.target_items),
-                        rec_top1=i.rec_top1,
-                        target_genres=list(i.target_genres),
-                        rec_top10=list(i.rec_top10),
-                        next_item=i.next_item,
-                        roundtrip=trip,
-                    )
-                )
+                group.append(sample_of(i, output, trip))
     prefetch_embeddings(scoring, embeddings, {s.name: s.metrics for s in specs}, rows)
     samples, blocks = RunSamples(), {}
     for spec in specs:

@@ -25,7 +25,7 @@ from recbench.data.splits import sample_windows, window_card
 from recbench.errors import ConfigError
 from recbench.gencache import GenerationCache
 from recbench.interpreters.base import Interpreter, InterpreterContext
-from recbench.metrics.base import MetricContext, RoundTrip, Sample
+from recbench.metrics.base import MetricContext, RoundTrip
 from recbench.metrics.embedding_cache import CachedEmbedder
 from recbench.metrics.roundtrip import answer_items
 from recbench.recommenders.base import pad_left
@@ -38,6 +38,7 @@ from recbench.run.parallel import Ranks, Unit, assign, chunk_size, count_units, 
 from recbench.run.spec import RunSpec, generation_keys, interpreter_fit_key, interpreter_key
 from recbench.tasks import Instance, TaskSpec, build_instances, load_task
 from recbench.tasks.inputs import check_inputs_available
+from recbench.tasks.instances import sample_of
 
 # --- setup: everything a user can get wrong, checked before any work --------------------------------
 
@@ -336,23 +337,6 @@ def generate_shard(
 
 
 # --- score -------------------------------------------------------------------------------------------
-
-
-def sample_of(inst: Instance, output: str, roundtrip: RoundTrip | None = None) -> Sample:
-    """The scored form of an instance and the interpreter's output for it (and its round trip)."""
-    return Sample(
-        id=inst.id,
-        task=inst.task,
-        prompt=inst.prompt,
-        target=inst.target,
-        output=output,
-        target_items=list(inst.target_items),
-        rec_top1=inst.rec_top1,
-        target_genres=list(inst.target_genres),
-        rec_top10=list(inst.rec_top10),
-        next_item=inst.next_item,
-        roundtrip=roundtrip,
-    )
 
 
 def roundtrips_of(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from recbench.data.base import SequenceData
 from recbench.data.splits import Window
 from recbench.errors import ConfigError
+from recbench.metrics.base import RoundTrip, Sample
 from recbench.metrics.taste import taste_fields
 from recbench.tasks.spec import TaskSpec
 
@@ -110,3 +111,20 @@ def build_instances(
             )
         )
     return out
+
+
+def sample_of(inst: Instance, output: str, roundtrip: RoundTrip | None = None) -> Sample:
+    """The scored form of an instance and the interpreter's output for it (and its round trip)."""
+    return Sample(
+        id=inst.id,
+        task=inst.task,
+        prompt=inst.prompt,
+        target=inst.target,
+        output=output,
+        target_items=list(inst.target_items),
+        rec_top1=inst.rec_top1,
+        target_genres=list(inst.target_genres),
+        rec_top10=list(inst.rec_top10),
+        next_item=inst.next_item,
+        roundtrip=roundtrip,
+    )
