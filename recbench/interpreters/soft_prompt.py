@@ -214,6 +214,11 @@ class SoftPromptModel(nn.Module):
             n = next((i for i in range(n) if ids[i] != firsts[0][i]), n)
         return firsts[0][:n]
 
+    def _reusable_prefix(self, batch: list[PromptExample]) -> list[int]:
+        """The shared prefix whose keys and values are computed once, or ``[]``: none without
+        ``train_precision``, and none with LoRA, which changes the LLM at every step."""
+        return self._shared_prefix(batch) if self.reuse_prefix and self.lora_config is None else []
+
     def _prefix_cache(self, prefix: list[int], rows: int) -> Any:
         """A fresh KV cache holding ``prefix`` for ``rows`` rows (computed once per prefix, no gradient)."""
         from transformers import DynamicCache
@@ -256,8 +261,7 @@ class SoftPromptModel(nn.Module):
         # more than the transformer itself on CPU (49k vocab), so keep just the span that predicts targets.
         supervised = (labels != -100).any(0).nonzero().flatten()
         keep = torch.arange(int(supervised[0]) - 1, int(supervised[-1]), device=labels.device)
-        # LoRA changes the LLM at every step, so its prefix cannot be computed once
-        prefix = self._shared_prefix(batch) if self.reuse_prefix and self.lora_config is None else []
+        prefix = self._reusable_prefix(batch)
         if prefix:
             p, width = len(prefix), embeds.shape[1]
             positions = torch.arange(p, width, device=embeds.device).expand(len(batch), -1)
@@ -448,7 +452,7 @@ class SoftPromptModel(nn.Module):
                 idx = order[s : s + batch_size]
                 batch = [examples[i] for i in idx]
                 embeds, mask, _ = self.build_inputs(batch, with_targets=False)
-                prefix = self._shared_prefix(batch) if self.reuse_prefix and self.lora_config is None else []
+                prefix = self._reusable_prefix(batch)
                 cache = None
                 if prefix:  # [pad][prefix][rest] -> the cached prefix, then [pad][rest]
                     embeds, mask = _cut_prefix(embeds, mask, len(prefix))
