@@ -17,6 +17,13 @@ With ``belief=True`` the soft tokens end with one more group of T: a small map t
 into a state-like vector that the same MLP reads, and alignment fits that group to the title of the
 item the recommender itself ranks first for the window (next_item's target), so the LLM is handed
 the recommender's prediction as a word it can copy, beside the window's items.
+
+With ``summary="<task>"`` they end with one more group of T (after the belief group, if any): a small
+map turns the mean of the window's states into a state-like vector that the same MLP reads, and
+alignment fits that group to the first T tokens of the named task's reference answer for the window
+(for description v2, " Drama and Comedy films from the 1990s"), so what the window says about taste
+reaches the LLM as words too. The adapter only carries the name; which text it is fitted to is the
+training tasks' business (recbench/interpreters/align.py).
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class MLPAdapter(Adapter):
         store: str = "float32",
         with_previous: bool = False,
         belief: bool = False,
+        summary: str | None = None,
         **unknown: Any,
     ):
         super().__init__(rec_dim, llm_dim, window, token_norm, **unknown)
@@ -66,9 +74,16 @@ class MLPAdapter(Adapter):
         if not isinstance(belief, bool):
             raise ConfigError(f"adapter 'mlp' needs belief true or false, got {belief!r}")
         self.belief = belief
-        self.n_tokens = (window + belief) * tokens_per_item
+        if summary is not None and (not isinstance(summary, str) or not summary.strip()):
+            raise ConfigError(f"adapter 'mlp' needs summary to name a task, got {summary!r}")
+        self.summary = summary
+        self.n_tokens = (window + belief + (summary is not None)) * tokens_per_item
         if belief:  # the last state -> a state-like vector for the item the recommender ranks first
             self.belief_map = nn.Sequential(
+                nn.Linear(rec_dim, 4 * rec_dim), nn.GELU(), nn.Linear(4 * rec_dim, rec_dim)
+            )
+        if summary is not None:  # the window's mean state -> a state-like vector for its summary
+            self.summary_map = nn.Sequential(
                 nn.Linear(rec_dim, 4 * rec_dim), nn.GELU(), nn.Linear(4 * rec_dim, rec_dim)
             )
         self.mlp = nn.Sequential(
@@ -78,10 +93,14 @@ class MLPAdapter(Adapter):
         )
 
     def project(self, latents: torch.Tensor) -> torch.Tensor:
-        """[B, L, d] -> [B, (L + belief) * tokens_per_item, H] (an item's tokens are adjacent)."""
+        """[B, L, d] -> [B, (L + belief + summary) * tokens_per_item, H] (an item's tokens are adjacent)."""
         self._check_window(latents)
+        extra = []
         if self.belief:  # one more group, read through the same MLP: what the recommender predicts
-            latents = torch.cat([latents, self.belief_map(latents[:, -1:])], dim=1)
+            extra.append(self.belief_map(latents[:, -1:]))
+        if self.summary is not None:  # and one for what the whole window says (its taste)
+            extra.append(self.summary_map(latents.mean(dim=1, keepdim=True)))
+        latents = torch.cat([latents, *extra], dim=1) if extra else latents
         if self.with_previous:
             before = torch.cat([torch.zeros_like(latents[:, :1]), latents[:, :-1]], dim=1)
             latents = torch.cat([before, latents], dim=-1)
@@ -98,4 +117,6 @@ class MLPAdapter(Adapter):
             out["with_previous"] = True
         if self.belief:
             out["belief"] = True
+        if self.summary is not None:
+            out["summary"] = self.summary
         return out

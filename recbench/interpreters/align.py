@@ -45,18 +45,29 @@ def title_tokens(tokenizer, title: str, n: int) -> list[int]:
 
 
 def alignment_pairs(
-    instances: list[Instance], tokenizer, titles, tokens_per_item: int = 1, belief: bool = False
+    instances: list[Instance],
+    tokenizer,
+    titles,
+    tokens_per_item: int = 1,
+    belief: bool = False,
+    summary: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(latents [N, L, d], title-token ids [N, (L + belief) * tokens_per_item]) from the one-window
-    instances. With ``belief`` each row ends with the title tokens of the recommender's own top-1 for
-    the window (from the instances that carry it); windows without one are left out."""
+    """(latents [N, L, d], token ids [N, (L + belief + summary) * tokens_per_item]) from the one-window
+    instances: each window's item titles, then with ``belief`` the title of the recommender's own top-1
+    for the window, then with ``summary`` (a task name) the start of that task's reference answer for
+    the window. Windows lacking either (no instance carries it) are left out."""
     top1 = {inst.window.id: inst.rec_top1 for inst in instances if inst.rec_top1 is not None}
+    texts = {
+        inst.window.id: inst.target
+        for inst in instances
+        if summary is not None and inst.task == summary and inst.sources == ("window",)
+    }
     seen, lat, ids = set(), [], []
     tokens: dict[int, list[int]] = {}
     for inst in instances:
         if inst.sources != ("window",) or inst.window.id in seen:
             continue
-        if belief and inst.window.id not in top1:
+        if (belief and inst.window.id not in top1) or (summary is not None and inst.window.id not in texts):
             continue
         seen.add(inst.window.id)
         row = []
@@ -64,6 +75,8 @@ def alignment_pairs(
             if item not in tokens:
                 tokens[item] = title_tokens(tokenizer, titles(item), tokens_per_item)
             row.extend(tokens[item])
+        if summary is not None:  # the answer's first words, ending in a separator like a title group
+            row.extend(title_tokens(tokenizer, texts[inst.window.id].rstrip(". "), tokens_per_item))
         lat.append(inst.latents[0])
         ids.append(row)
     if not lat:
@@ -142,8 +155,13 @@ def align_adapter(adapter, embedding: torch.Tensor, latents: torch.Tensor, token
     report = {"align_steps": steps, "align_loss": round(loss.item(), 4),
               "align_token_accuracy": round(hits.float().mean().item(), 4),
               "align_seconds": round(earlier + time.perf_counter() - start, 1)}  # fmt: skip
-    if getattr(adapter, "belief", False):  # the group fitted to the recommender's own top-1, on its own
-        report["align_belief_accuracy"] = round(hits[:, -adapter.tokens_per_item :].float().mean().item(), 4)
+    # the extra groups on their own: the recommender's own top-1 (belief), then the window's summary
+    t, end = getattr(adapter, "tokens_per_item", 1), hits.shape[1]
+    if getattr(adapter, "summary", None) is not None:
+        report["align_summary_accuracy"] = round(hits[:, end - t : end].float().mean().item(), 4)
+        end -= t
+    if getattr(adapter, "belief", False):
+        report["align_belief_accuracy"] = round(hits[:, end - t : end].float().mean().item(), 4)
     if checkpoint is not None:
         save(steps, report)  # the end of the stage: a kill in end-to-end training does not redo it
     return report

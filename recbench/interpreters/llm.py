@@ -145,12 +145,19 @@ class LLMInterpreter(Interpreter):
         s = self.train_settings
         adapter = self.model.adapter
         per_item = getattr(adapter, "tokens_per_item", max(1, adapter.n_tokens // self.ctx.window))
-        belief = getattr(adapter, "belief", False)
-        latents, token_ids = alignment_pairs(train, self.llm.tokenizer, self.ctx.data.title, per_item, belief)
-        if belief and s["align_steps"] > 0 and len(latents) == 0:
+        belief, summary = getattr(adapter, "belief", False), getattr(adapter, "summary", None)
+        latents, token_ids = alignment_pairs(
+            train, self.llm.tokenizer, self.ctx.data.title, per_item, belief, summary
+        )
+        if belief and s["align_steps"] > 0 and not any(i.rec_top1 is not None for i in train):
             raise ConfigError(
                 "adapter option belief=true aligns to the recommender's own top-1, but no training task "
                 "provides it (train on a task with inputs: [rec_top1], e.g. next_item)"
+            )
+        if summary is not None and s["align_steps"] > 0 and not any(i.task == summary for i in train):
+            raise ConfigError(
+                f"adapter option summary={summary!r} aligns to that task's reference answers, but it is "
+                "not among the training tasks (add it to --train-tasks, or name one that is)"
             )
         # one progress count over both stages: title alignment (when it applies), then end-to-end steps
         first = (

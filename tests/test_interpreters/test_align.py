@@ -101,3 +101,54 @@ def test_belief_group_comes_from_the_last_state_and_aligns_to_the_recommenders_t
     folder = save_adapter(adapter, tmp_path / "a")
     again = load_adapter(folder, llm_dim=embedding.shape[1])
     assert again.belief and torch.equal(again(lat), adapter(lat))
+
+
+def test_summary_group_reads_the_mean_state_and_aligns_to_the_named_tasks_answer(tiny_llm, tmp_path):
+    from recbench.adapters.base import load_adapter, save_adapter
+
+    tok = tiny_llm.tokenizer
+    embedding = tiny_llm.model.get_input_embeddings().weight
+    insts = _instances(8)
+    answers = ["Drama films from the 1990s.", "Comedy films from the 1980s."]
+    described = []
+    for k, inst in enumerate(insts):
+        inst.rec_top1 = 1 + inst.window.items[-1] % len(TITLES)
+        if k < 6:  # the summary task's instance for the same window (another task, same latents)
+            other = Instance("d" + inst.id, "description", inst.window, "<rec_emb>", answers[k % 2],
+                             ("window",), list(inst.window.items))  # fmt: skip
+            other.latents = inst.latents
+            described.append(other)
+    both = insts + described
+    lat, ids = alignment_pairs(both, tok, lambda i: TITLES[i - 1], 2, belief=True, summary="description")
+    assert lat.shape == (6, WINDOW, REC_DIM) and ids.shape == (6, (WINDOW + 2) * 2)  # no answer: left out
+    assert ids[0, -2:].tolist() == title_tokens(tok, "Drama films from the 1990s", 2)
+    assert ids[1, -2:].tolist() == title_tokens(tok, "Comedy films from the 1980s", 2)
+    assert ids[0, -4:-2].tolist() == title_tokens(tok, TITLES[insts[0].rec_top1 - 1], 2)  # belief before it
+    # a summary task that no instance carries leaves nothing to align
+    assert len(alignment_pairs(both, tok, lambda i: TITLES[i - 1], 2, summary="nope")[0]) == 0
+
+    torch.manual_seed(0)
+    adapter = MLPAdapter(REC_DIM, embedding.shape[1], WINDOW, hidden=64, tokens_per_item=2,
+                         belief=True, summary="description")  # fmt: skip
+    adapter.calibrate(embedding)
+    assert adapter.n_tokens == (WINDOW + 2) * 2 and adapter(lat).shape[1] == adapter.n_tokens
+    shuffled = lat[:, torch.randperm(WINDOW, generator=torch.Generator().manual_seed(1))]
+    # the summary group reads the mean of the states: their order does not matter to it, but to the rest
+    assert torch.allclose(adapter(shuffled)[:, -2:], adapter(lat)[:, -2:], atol=1e-5)
+    assert not torch.allclose(adapter(shuffled)[:, :2], adapter(lat)[:, :2])
+    report = align_adapter(adapter, embedding, lat, ids, steps=300, seed=0, batch_size=6)
+    assert report["align_summary_accuracy"] > 0.9 and report["align_belief_accuracy"] > 0.9
+
+    folder = save_adapter(adapter, tmp_path / "a")
+    again = load_adapter(folder, llm_dim=embedding.shape[1])
+    assert again.summary == "description" and torch.equal(again(lat), adapter(lat))
+
+
+def test_summary_option_must_name_a_task():
+    import pytest
+
+    from recbench.errors import ConfigError
+
+    for bad in ("", "  ", 3, True):
+        with pytest.raises(ConfigError, match="summary to name a task"):
+            MLPAdapter(REC_DIM, 16, WINDOW, summary=bad)
