@@ -119,6 +119,25 @@ def test_run_adapter_options_and_align_steps(tmp_path, fresh_cache):
     assert json.loads(linear.read_text())["interpreter"]["config"]["adapter_options"] == {"k": 3}
 
 
+def test_run_summary_option_aligns_to_a_training_tasks_answers(tmp_path, fresh_cache):
+    import json
+
+    args = ["run", "--dataset", "csv", "--data-dir", str(TINY), "--llm", "tiny-random", "--window", "4",
+            "--limit", "2", "--steps", "1", "--tasks", "description", "--out", str(tmp_path),
+            "--adapter-option", "hidden=32", "--adapter-option", "tokens_per_item=2",
+            "--adapter-option", "summary=description", "--align-steps", "5"]  # fmt: skip
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.glob("*/results.json")
+    interp = json.loads(path.read_text())["interpreter"]
+    assert interp["config"]["adapter_options"]["summary"] == "description"
+    assert 0 <= interp["training"]["align_summary_accuracy"] <= 1
+    # a summary task the interpreter is not trained on: one line, before any training step
+    bad = invoke(*args, "--train-tasks", "seq_recovery,next_item")
+    assert bad.exit_code != 0
+    assert "summary='description'" in bad.output and "Traceback" not in bad.output
+
+
 def test_help_shows_the_defaults_written_in_option_texts():
     # rich markup would swallow "[smollm2-135m]"-style text: the defaults must survive into --help
     import re
