@@ -58,9 +58,9 @@ class MLPAdapter(Adapter):
         **unknown: Any,
     ):
         super().__init__(rec_dim, llm_dim, window, token_norm, **unknown)
+        if hidden is not None and (not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1):
+            raise ConfigError(f"adapter 'mlp' needs hidden to be an integer >= 1, got {hidden!r}")
         self.hidden = hidden or llm_dim
-        if self.hidden < 1:
-            raise ConfigError(f"adapter 'mlp' needs hidden >= 1, got {hidden}")
         if not isinstance(tokens_per_item, int) or tokens_per_item < 1:
             raise ConfigError(f"adapter 'mlp' needs tokens_per_item >= 1, got {tokens_per_item!r}")
         self.tokens_per_item = tokens_per_item

@@ -49,7 +49,13 @@ def register(app: typer.Typer) -> None:
             None, "--adapter-option", help="KEY=VALUE adapter option, repeatable (e.g. hidden=256)."
         ),
         align_steps: int = typer.Option(None, "--align-steps", help="Adapter-only title alignment steps."),
-        lora: bool = typer.Option(False, "--lora", help="Also train LoRA (r=8 on q_proj, v_proj)."),
+        lora: bool = typer.Option(
+            None,
+            "--lora/--no-lora",
+            help="Also train LoRA (r=8 on q_proj, v_proj), as the fast profile does; --no-lora: the adapter "
+            "alone (faster to train, reads less).",
+            show_default=False,
+        ),
         train_precision: str = typer.Option(
             None,
             "--train-precision",
@@ -111,7 +117,7 @@ def register(app: typer.Typer) -> None:
             adapter=adapter,
             adapter_options=adapter_options,
             align_steps=align_steps,
-            lora={"r": 8, "alpha": 16, "dropout": 0.0} if lora else None,
+            lora={"r": 8, "alpha": 16, "dropout": 0.0} if lora else lora,  # None: the profile's; False: off
             train_precision=train_precision,
             dataset=dataset_name(dataset, columns, interactions_file, items_file),  # csv[user=user_id,...]
             data_dir=data_dir,

@@ -110,6 +110,7 @@ def test_run_adapter_options_and_align_steps(tmp_path, fresh_cache):
         "tokens_per_item": 2,
         "store": "int8",
         "belief": True,
+        "summary": "description",
     }
     assert interp["training"]["align_steps"] == 7
     # another adapter starts from no options

@@ -44,7 +44,7 @@ def one_line_error(result, text: str) -> None:
         (["--adapter-option", "hiden=3"], "adapter 'mlp' has no option(s) hiden"),
         (
             ["--adapter-option", "hidden=abc"],
-            "adapter 'mlp' options {'hidden': 'abc', 'tokens_per_item': 12, 'store': 'int8', 'belief': True}",
+            "adapter 'mlp' needs hidden to be an integer >= 1, got 'abc'",
         ),
     ],
 )
