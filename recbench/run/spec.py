@@ -204,7 +204,7 @@ DEFAULTS = RunSpec()
 
 # The fast profile fits a 2-core CPU (see docs/profiles.md); paper follows RecInterpreter.
 PROFILES: dict[str, dict] = {
-    # Since 2026-12-02 (evening) the fast profile also trains LoRA (r=8 on q_proj, v_proj) and its adapter
+    # Since 2026-12-02 the fast profile also trains LoRA (r=8 on q_proj, v_proj) and its adapter
     # has 512 hidden units and a seventh token group for the window's taste (summary: description): the
     # one recipe measured to read all four tasks above their controls and baselines (docs/profiles.md);
     # the adapter (3.7 MB, int8) and the LoRA (1.9 MB) are committed. --no-lora: the adapter alone.
