@@ -122,3 +122,25 @@ def test_committed_submissions_keep_their_run_ids():
     for path in found:
         results = json.loads(path.read_text())
         assert RunSpec.from_dict(results["config"]).run_id() == results["run_id"], path
+
+
+def test_fast_profile_trains_lora_and_the_summary_group_and_no_lora_turns_it_off():
+    import json
+    from pathlib import Path
+
+    fast = RunSpec.resolve("fast")
+    assert fast.lora == {"r": 8, "alpha": 16, "dropout": 0.0}
+    assert fast.adapter_options["summary"] == "description" and fast.adapter_options["hidden"] == 512
+    off = RunSpec.resolve("fast", lora=False)
+    assert off.lora is None and off.run_id() != fast.run_id() and "lora" not in off.run_id()
+    assert RunSpec.resolve("paper").lora is None
+    # the default's run id is the committed default row's (the committed adapter and LoRA made it)
+    rows = Path(__file__).resolve().parents[2] / "leaderboard" / "submissions" / "smollm2-135m-mlp-lora"
+    assert (rows / fast.run_id() / "results.json").is_file()
+    # baselines use no adapter and no LoRA: their run ids do not follow the profile's recipe
+    for name in ("popular", "majority", "random", "linear_probe", "knn_probe", "text_history"):
+        spec = RunSpec.resolve("fast", interpreter=name)
+        assert spec.lora is None and spec.adapter_options == DEFAULTS.adapter_options
+        folder = next(rows.parent.glob(f"*/{spec.run_id()}"), None)
+        assert folder is not None, f"{name}: {spec.run_id()} is not a committed row"
+        assert json.loads((folder / "results.json").read_text())["run_id"] == spec.run_id()
