@@ -34,6 +34,17 @@ def _isolated_cache(tmp_path_factory):
         os.environ["RECBENCH_CACHE"] = old
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Back to one thread after every test: a CLI command run in-process without --threads takes the
+    idle cores (2 here), and the next test's numbers would be computed with other reductions than the
+    subprocesses it compares them with (a killed-and-resumed LoRA training differed that way)."""
+    import torch
+
+    yield
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     """A cache folder of this test's own."""
