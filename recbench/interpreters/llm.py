@@ -157,7 +157,8 @@ class LLMInterpreter(Interpreter):
         if summary is not None and s["align_steps"] > 0 and not any(i.task == summary for i in train):
             raise ConfigError(
                 f"adapter option summary={summary!r} aligns to that task's reference answers, but it is "
-                "not among the training tasks (add it to --train-tasks, or name one that is)"
+                "not among the training tasks (add it to --train-tasks, or drop the group: "
+                "--adapter-option summary=null)"
             )
         # one progress count over both stages: title alignment (when it applies), then end-to-end steps
         first = (
