@@ -79,13 +79,9 @@ class MLPAdapter(Adapter):
         self.summary = summary
         self.n_tokens = (window + belief + (summary is not None)) * tokens_per_item
         if belief:  # the last state -> a state-like vector for the item the recommender ranks first
-            self.belief_map = nn.Sequential(
-                nn.Linear(rec_dim, 4 * rec_dim), nn.GELU(), nn.Linear(4 * rec_dim, rec_dim)
-            )
+            self.belief_map = _state_map(rec_dim)
         if summary is not None:  # the window's mean state -> a state-like vector for its summary
-            self.summary_map = nn.Sequential(
-                nn.Linear(rec_dim, 4 * rec_dim), nn.GELU(), nn.Linear(4 * rec_dim, rec_dim)
-            )
+            self.summary_map = _state_map(rec_dim)
         self.mlp = nn.Sequential(
             nn.Linear(rec_dim * 2 if with_previous else rec_dim, self.hidden),
             nn.GELU(),
@@ -120,3 +116,8 @@ class MLPAdapter(Adapter):
         if self.summary is not None:
             out["summary"] = self.summary
         return out
+
+
+def _state_map(rec_dim: int) -> nn.Module:
+    """A small MLP from a state to a state-like vector (the extra token groups' input to the shared MLP)."""
+    return nn.Sequential(nn.Linear(rec_dim, 4 * rec_dim), nn.GELU(), nn.Linear(4 * rec_dim, rec_dim))

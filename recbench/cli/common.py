@@ -119,14 +119,12 @@ def busy_cores(seconds: float = 0.25) -> float:
     import time
 
     first = _cpu_times()
-    if first is None:
-        return os.getloadavg()[0]
-    time.sleep(seconds)
-    second = _cpu_times()
-    if second is None or second[1] <= first[1]:
-        return os.getloadavg()[0]
-    share = (second[0] - first[0]) / (second[1] - first[1])
-    return share * os.cpu_count()
+    if first is not None:
+        time.sleep(seconds)
+        second = _cpu_times()
+        if second is not None and second[1] > first[1]:
+            return (second[0] - first[0]) / (second[1] - first[1]) * os.cpu_count()
+    return os.getloadavg()[0]
 
 
 def set_threads(threads: int | None) -> int:

@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
         from recbench.recommenders.train import resolve_device
         from recbench.run import evaluate
         from recbench.run.pipeline import current_command
-        from recbench.run.spec import default_adapter_options, parse_options
+        from recbench.run.spec import LORA, default_adapter_options, parse_options
 
         use_include_paths(include_path)
         set_threads(threads)
@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
             adapter=adapter,
             adapter_options=adapter_options,
             align_steps=align_steps,
-            lora={"r": 8, "alpha": 16, "dropout": 0.0} if lora else lora,  # None: the profile's; False: off
+            lora=dict(LORA) if lora else lora,  # None: the profile's; False: off
             train_precision=train_precision,
             dataset=dataset_name(dataset, columns, interactions_file, items_file),  # csv[user=user_id,...]
             data_dir=data_dir,

@@ -202,6 +202,9 @@ class RunSpec:
 
 DEFAULTS = RunSpec()
 
+# The LoRA that --lora and the fast profile train (target modules: adapters/lora.py's defaults, q/v)
+LORA: dict = {"r": 8, "alpha": 16, "dropout": 0.0}
+
 # The fast profile fits a 2-core CPU (see docs/profiles.md); paper follows RecInterpreter.
 PROFILES: dict[str, dict] = {
     # Since 2026-12-02 the fast profile also trains LoRA (r=8 on q_proj, v_proj) and its adapter
@@ -216,7 +219,7 @@ PROFILES: dict[str, dict] = {
             "belief": True,
             "summary": "description",
         },
-        "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
+        "lora": LORA,
     },
     "paper": {
         "window": 10,
