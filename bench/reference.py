@@ -95,6 +95,7 @@ def setup_pretrained(n_test: int, window: int = 5, device: str = "cpu") -> dict:
     from recbench.interpreters.llm import LLMInterpreter
     from recbench.interpreters.soft_prompt import SoftPromptModel
     from recbench.llms import load_llm
+    from recbench.run.spec import DEFAULTS
 
     provenance = json.loads((pretrained_dir() / "PROVENANCE.json").read_text())
     entry = find_entry("interpreters", "llm-" + provenance["interpreter"]["training"]["key"])
@@ -103,6 +104,8 @@ def setup_pretrained(n_test: int, window: int = 5, device: str = "cpu") -> dict:
     env = _seq_recovery(n_test, 0, window, rec_epochs=None)
     interp = LLMInterpreter(llm="smollm2-135m")
     interp.model = SoftPromptModel.from_checkpoint(load_llm("smollm2-135m", device), entry)
+    # as `recbench run` generates with it: the default sets train_precision, which reuses the prompt prefix
+    interp.model.reuse_prefix = DEFAULTS.train_precision is not None
     return {**env, "interpreter": interp, "fit": {}}
 
 

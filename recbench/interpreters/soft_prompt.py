@@ -214,10 +214,13 @@ class SoftPromptModel(nn.Module):
             n = next((i for i in range(n) if ids[i] != firsts[0][i]), n)
         return firsts[0][:n]
 
-    def _reusable_prefix(self, batch: list[PromptExample]) -> list[int]:
+    def _reusable_prefix(self, batch: list[PromptExample], training: bool) -> list[int]:
         """The shared prefix whose keys and values are computed once, or ``[]``: none without
-        ``train_precision``, and none with LoRA, which changes the LLM at every step."""
-        return self._shared_prefix(batch) if self.reuse_prefix and self.lora_config is None else []
+        ``train_precision``, and none in training with LoRA, which changes the LLM at every step (in
+        generation the LoRA weights are fixed: :meth:`fit` and :meth:`load` drop the cached prefix)."""
+        if not self.reuse_prefix or (training and self.lora_config is not None):
+            return []
+        return self._shared_prefix(batch)
 
     def _prefix_cache(self, prefix: list[int], rows: int) -> Any:
         """A fresh KV cache holding ``prefix`` for ``rows`` rows (computed once per prefix, no gradient)."""
@@ -261,7 +264,7 @@ class SoftPromptModel(nn.Module):
         # more than the transformer itself on CPU (49k vocab), so keep just the span that predicts targets.
         supervised = (labels != -100).any(0).nonzero().flatten()
         keep = torch.arange(int(supervised[0]) - 1, int(supervised[-1]), device=labels.device)
-        prefix = self._reusable_prefix(batch)
+        prefix = self._reusable_prefix(batch, training=True)
         if prefix:
             p, width = len(prefix), embeds.shape[1]
             positions = torch.arange(p, width, device=embeds.device).expand(len(batch), -1)
@@ -319,6 +322,7 @@ class SoftPromptModel(nn.Module):
             raise ConfigError(f"steps must be >= 0 and batch_size >= 1 (got {steps}, {batch_size})")
         for ex in train:
             self._validate(ex, with_targets=True)  # fail before the first step, not in the middle
+        self._prefix_kv.clear()  # keys and values computed with weights that are about to change
         params = self.trainable_parameters()
         # no weight decay on biases, norms and position logits: decaying them only fights the output scaling
         groups = [
@@ -452,7 +456,7 @@ class SoftPromptModel(nn.Module):
                 idx = order[s : s + batch_size]
                 batch = [examples[i] for i in idx]
                 embeds, mask, _ = self.build_inputs(batch, with_targets=False)
-                prefix = self._reusable_prefix(batch)
+                prefix = self._reusable_prefix(batch, training=False)
                 cache = None
                 if prefix:  # [pad][prefix][rest] -> the cached prefix, then [pad][rest]
                     embeds, mask = _cut_prefix(embeds, mask, len(prefix))
@@ -527,6 +531,7 @@ class SoftPromptModel(nn.Module):
         load_adapter_weights(self.adapter, folder)
         if self.lora_config is not None:
             load_lora(self.lm, folder / LORA_WEIGHTS)
+        self._prefix_kv.clear()  # computed with the weights just replaced
 
     @classmethod
     def from_checkpoint(cls, llm: LoadedLLM, folder: str | Path) -> SoftPromptModel:

@@ -113,3 +113,41 @@ def test_identity_names_the_setting_only_when_set():
     assert "train_precision" not in LLMInterpreter(train_precision=None).identity()
     assert LLMInterpreter(train_precision="bf16").identity()["train_precision"] == "bf16"
     assert LLMInterpreter.from_config(RunSpec.resolve("fast")).train_precision == "bf16"
+
+
+def test_lora_generation_reuses_the_prefix_and_drops_it_when_the_weights_change(tmp_path):
+    from recbench.llms import load_llm
+
+    lora = {"r": 4, "alpha": 8}
+    torch.manual_seed(0)
+    model = SoftPromptModel(
+        load_llm("tiny-random", device="cpu"),  # LoRA is injected in place: own copies
+        PerPositionAdapter(REC_DIM, 64, WINDOW),
+        lora=lora,
+        train_precision="fp32",
+    )
+    batch = examples(8)
+    prompts = [PromptExample(ex.prompt, ex.latents) for ex in batch]
+
+    def settings_from(folder) -> SoftPromptModel:  # the same weights, generating over the whole prompt
+        return SoftPromptModel.from_checkpoint(load_llm("tiny-random", device="cpu"), folder)
+
+    model.fit(batch, None, steps=2, batch_size=4, lr=3e-2, weight_decay=0.0, seed=0)
+    assert not model._prefix_kv  # training with LoRA recomputes the prefix (its weights change every step)
+    first = model.generate(prompts, max_new_tokens=6)
+    assert model._prefix_kv  # generation reused it
+    model.save(tmp_path / "a")
+    whole = settings_from(tmp_path / "a")
+    assert not whole.reuse_prefix
+    assert whole.generate(prompts, max_new_tokens=6) == first
+    assert [model.generate([p], max_new_tokens=6)[0] for p in prompts[:3]] == first[:3]  # alone as in a batch
+
+    # more training changes the LoRA weights: the prefix computed before must not be read again
+    model.fit(batch, None, steps=3, batch_size=4, lr=3e-1, weight_decay=0.0, seed=1)
+    model.save(tmp_path / "b")
+    again = model.generate(prompts, max_new_tokens=6)
+    assert again == settings_from(tmp_path / "b").generate(prompts, max_new_tokens=6)
+    assert again != first  # the check above could not pass by chance with unchanged weights
+    # and loading other weights drops it too
+    model.load(tmp_path / "a")
+    assert model.generate(prompts, max_new_tokens=6) == first
