@@ -198,6 +198,15 @@ class SoftPromptModel(nn.Module):
         embeds = embeds.index_put(index, soft_tokens.reshape(-1, embeds.shape[-1]).to(embeds.dtype))
         return embeds, mask.to(dev), labels.to(dev) if labels is not None else None
 
+    def _target_count(self, ex: PromptExample) -> int:
+        """Target tokens of a training example, eos included (what its labels hold)."""
+        return len(self._encode(ex.target or "")) + 1
+
+    def _row_length(self, ex: PromptExample) -> int:
+        """Positions of a training example: prompt text, soft tokens, target and eos."""
+        pieces = self._pieces(ex.prompt)
+        return sum(map(len, pieces)) + self.adapter.n_tokens * (len(pieces) - 1) + self._target_count(ex)
+
     def _soft_tokens(self, latents: list[torch.Tensor]) -> torch.Tensor:
         """[N, k, H] for N placeholders, in order; one adapter call when the windows share a shape."""
         if all(lat.shape == latents[0].shape for lat in latents):
@@ -375,17 +384,18 @@ class SoftPromptModel(nn.Module):
                     if len(order) < min(batch_size, len(train)):
                         order += torch.randperm(len(train), generator=gen).tolist()  # epoch-wise shuffling
                     idx, order = order[:batch_size], order[batch_size:]
-                    mine = data_parallel.shard(idx)  # the whole batch in one process
-                    loss_sum, n_tok = torch.zeros((), device=self.embed.weight.device), 0
-                    if mine:
-                        with self._train_arithmetic():
-                            loss_sum, n_tok = self._loss_sum([train[i] for i in mine])
+                    mine = [train[i] for i in data_parallel.shard(idx)]  # the whole batch in one process
                     # the mean over the global batch's target tokens: every rank divides by their total
-                    loss = loss_sum / max(data_parallel.total(n_tok, loss_sum.device), 1)
+                    n_tok = sum(self._target_count(ex) for ex in mine)
+                    total = max(data_parallel.total(n_tok, self.embed.weight.device), 1)
                     opt.zero_grad(set_to_none=True)
-                    if mine:
-                        loss.backward()
-                    loss = data_parallel.sum_gradients(params, loss.detach())
+                    loss = torch.zeros((), device=self.embed.weight.device)
+                    for group in length_groups([self._row_length(ex) for ex in mine]):
+                        with self._train_arithmetic():
+                            part = self._loss_sum([mine[j] for j in group])[0] / total
+                        part.backward()  # gradients add up over the groups; activations freed per group
+                        loss = loss + part.detach()
+                    loss = data_parallel.sum_gradients(params, loss)
                     if grad_clip and grad_clip > 0:
                         torch.nn.utils.clip_grad_norm_(params, grad_clip)
                     opt.step()
@@ -416,9 +426,11 @@ class SoftPromptModel(nn.Module):
         total, count = 0.0, 0
         starts = range(0, len(examples), batch_size)[data_parallel.rank :: data_parallel.world]
         for i in starts:
-            with self._train_arithmetic():
-                loss_sum, n_tok = self._loss_sum(examples[i : i + batch_size])
-            total, count = total + float(loss_sum), count + n_tok
+            batch = examples[i : i + batch_size]
+            for group in length_groups([self._row_length(ex) for ex in batch]):
+                with self._train_arithmetic():
+                    loss_sum, n_tok = self._loss_sum([batch[j] for j in group])
+                total, count = total + float(loss_sum), count + n_tok
         total, count = data_parallel.sum_floats([total, float(count)], self.embed.weight.device)
         return total / max(count, 1)
 
@@ -541,6 +553,36 @@ class SoftPromptModel(nn.Module):
         model = cls(llm, adapter, lora=meta.get("lora"), chat_template=bool(meta.get("chat_template", True)))
         model.load(folder)
         return model
+
+
+GROUP_COST = 64  # positions one more forward and backward pass costs beyond its rows (measured: see length_groups)
+
+
+def length_groups(lengths: list[int], cost: int = GROUP_COST) -> list[list[int]]:
+    """Split a batch into micro-batches of similar length: indices of ``lengths``, grouped.
+
+    A batch is padded to its longest row, so a batch mixing short and long prompts (one window vs two)
+    computes many padding positions. The rows, sorted by length, are cut into runs that minimise the
+    positions computed (each run as wide as its longest row) plus ``cost`` per run. Deterministic: the
+    same lengths always give the same groups; the loss and gradients are those of the whole batch, up to
+    floating-point summation order.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    n = len(order)
+    best = [0.0] + [math.inf] * n  # best[j]: cheapest split of the j shortest rows
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        width = lengths[order[j - 1]]  # the longest of rows i..j-1
+        for i in range(j):
+            c = best[i] + width * (j - i) + cost
+            if c < best[j]:
+                best[j], cut[j] = c, i
+    groups: list[list[int]] = []
+    j = n
+    while j > 0:
+        groups.append(order[cut[j] : j])
+        j = cut[j]
+    return groups[::-1]
 
 
 def _cut_prefix(embeds: torch.Tensor, mask: torch.Tensor, p: int) -> tuple[torch.Tensor, torch.Tensor]:

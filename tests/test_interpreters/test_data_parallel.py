@@ -141,7 +141,8 @@ def test_two_ranks_train_the_one_process_adapter(tmp_path, lora):
     assert w0.keys() == ref.keys() and any(k.startswith("lora.") for k in ref) == lora
     for k in ref:
         assert torch.equal(w0[k], w1[k]), f"{k}: ranks differ"  # (a) identical on both ranks
-        assert torch.allclose(w0[k], ref[k], rtol=1e-4, atol=1e-6), f"{k}: {(w0[k] - ref[k]).abs().max()}"
+        # summation order differs (shards, length groups), and Adam scales up tiny gradients
+        assert torch.allclose(w0[k], ref[k], rtol=1e-4, atol=2e-5), f"{k}: {(w0[k] - ref[k]).abs().max()}"
         assert ref[k].abs().sum() > 0  # LoRA B starts at zero: it trained
     # (b) the global loss of each step, and the valid loss, are the one process's
     l0, l1, lref = losses(two, 0), losses(two, 1), losses(one, 0)

@@ -151,3 +151,51 @@ def test_lora_generation_reuses_the_prefix_and_drops_it_when_the_weights_change(
     # and loading other weights drops it too
     model.load(tmp_path / "a")
     assert model.generate(prompts, max_new_tokens=6) == first
+
+
+def test_length_groups_cover_the_batch_once_and_cut_padding():
+    from recbench.interpreters.soft_prompt import length_groups
+
+    lengths = [150, 152, 240, 158, 129, 233, 160, 161, 140, 150, 151, 240, 130, 131, 158, 159]
+    groups = length_groups(lengths, cost=64)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    assert len(groups) > 1
+    computed = sum(max(lengths[i] for i in g) * len(g) for g in groups)
+    assert computed < 0.85 * max(lengths) * len(lengths)  # the two-window rows no longer pad the rest
+    assert length_groups(lengths, cost=64) == groups  # deterministic
+    assert length_groups([100] * 16, cost=64) == [list(range(16))]  # nothing to gain: one pass
+    assert length_groups(lengths, cost=10**9) == [sorted(range(16), key=lambda i: (lengths[i], i))]
+    assert length_groups([]) == []
+
+
+def test_grouped_step_gives_the_whole_batch_loss_and_gradients(tiny_llm):
+    from recbench.interpreters.soft_prompt import length_groups
+
+    whole, grouped = engine(tiny_llm), engine(tiny_llm)
+    g = torch.Generator().manual_seed(1)
+    batch = [  # one and two windows: rows of very different length
+        PromptExample("Seen: <rec_emb>. Next?", [torch.randn(WINDOW, REC_DIM, generator=g)], TITLES[i])
+        for i in range(4)
+    ] + [
+        PromptExample("Before: <rec_emb> After: <rec_emb>", [torch.randn(WINDOW, REC_DIM, generator=g)] * 2, "x")
+        for _ in range(3)
+    ]
+    lengths = [grouped._row_length(ex) for ex in batch]
+    assert lengths == [int(grouped.build_inputs([ex], True)[1].sum()) for ex in batch]
+    assert [grouped._target_count(ex) for ex in batch] == [
+        int((grouped.build_inputs([ex], True)[2] != -100).sum()) for ex in batch
+    ]
+    groups = length_groups(lengths, cost=0)
+    assert len(groups) > 1
+    a, n = whole._loss_sum(batch)
+    (a / n).backward()
+    total = sum(grouped._target_count(ex) for ex in batch)
+    assert total == n
+    parts = 0.0
+    for group in groups:
+        part = grouped._loss_sum([batch[j] for j in group])[0] / total
+        part.backward()
+        parts += part.item()
+    assert abs(parts - (a / n).item()) <= 1e-5 * abs(parts)
+    for p, q in zip(whole.adapter.parameters(), grouped.adapter.parameters(), strict=True):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-6)
