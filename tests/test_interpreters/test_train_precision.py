@@ -177,7 +177,9 @@ def test_grouped_step_gives_the_whole_batch_loss_and_gradients(tiny_llm):
         PromptExample("Seen: <rec_emb>. Next?", [torch.randn(WINDOW, REC_DIM, generator=g)], TITLES[i])
         for i in range(4)
     ] + [
-        PromptExample("Before: <rec_emb> After: <rec_emb>", [torch.randn(WINDOW, REC_DIM, generator=g)] * 2, "x")
+        PromptExample(
+            "Before: <rec_emb> After: <rec_emb>", [torch.randn(WINDOW, REC_DIM, generator=g)] * 2, "x"
+        )
         for _ in range(3)
     ]
     lengths = [grouped._row_length(ex) for ex in batch]
