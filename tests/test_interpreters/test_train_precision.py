@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from recbench.adapters.per_position import PerPositionAdapter
-from recbench.errors import ConfigError
+from recbench.errors import ConfigError, RecbenchError
 from recbench.interpreters.llm import LLMInterpreter
 from recbench.interpreters.soft_prompt import PromptExample, SoftPromptModel
 from recbench.run.spec import RunSpec
@@ -68,7 +68,7 @@ def test_reused_prefix_generates_the_same_text(tiny_llm):
     assert [reused.generate([ex], max_new_tokens=6)[0] for ex in batch[:3]] == expected[:3]
 
 
-def test_bf16_training_is_autocast_deterministic_and_restores_attention(tiny_llm):
+def test_bf16_training_is_deterministic_and_restores_attention(tiny_llm):
     batch = examples(8)
     attention = tiny_llm.model.config._attn_implementation
     runs = []
@@ -82,14 +82,39 @@ def test_bf16_training_is_autocast_deterministic_and_restores_attention(tiny_llm
     assert all(abs(a - b) < 0.1 * abs(b) for a, b in zip(runs[0], runs[2], strict=True))
 
 
-def test_bf16_autocast_covers_the_valid_loss(tiny_llm):
+def test_bf16_holds_the_frozen_weights_in_bf16_and_puts_fp32_back_bit_for_bit(tiny_llm):
     model = engine(tiny_llm, "bf16")
     batch = examples(4)
-    with model._train_arithmetic():
-        assert torch.is_autocast_enabled("cpu")
-        assert tiny_llm.model.config._attn_implementation == "eager"
-    assert not torch.is_autocast_enabled("cpu")
-    assert model.evaluate(batch) != engine(tiny_llm, "fp32").evaluate(batch)
+    before = {n: p.detach().clone() for n, p in tiny_llm.model.named_parameters()}
+    fp32_loss = engine(tiny_llm, "fp32").evaluate(batch)
+    seen: list[torch.dtype] = []
+    hook = tiny_llm.model.get_output_embeddings().register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    try:
+        with model._train_arithmetic():
+            assert {p.dtype for p in tiny_llm.model.parameters()} == {torch.bfloat16}
+            assert all(p.dtype == torch.float32 for p in model.adapter.parameters())  # trained: fp32
+            assert tiny_llm.model.config._attn_implementation == "eager"
+            with model._train_arithmetic():  # re-entrant: the inner block changes nothing
+                pass
+            assert {p.dtype for p in tiny_llm.model.parameters()} == {torch.bfloat16}
+        assert model.evaluate(batch) != fp32_loss  # the valid loss too
+        assert seen and set(seen) == {torch.bfloat16}
+        model.fit(batch, None, steps=2, batch_size=4, lr=1e-2, weight_decay=0.0, seed=0)
+        assert torch.bfloat16 in seen
+    finally:
+        hook.remove()
+    for n, p in tiny_llm.model.named_parameters():  # generation is fp32, with the very same weights
+        assert p.dtype == torch.float32 and torch.equal(p, before[n]), n
+
+
+def test_bf16_training_puts_the_weights_back_when_a_step_fails(tiny_llm):
+    model = engine(tiny_llm, "bf16")
+    bad = [PromptExample("Seen so far: <rec_emb>", [torch.full((WINDOW, REC_DIM), 1e30)], "x")] * 2
+    model.adapter.register_forward_hook(lambda m, i, o: o * float("nan"))
+    with pytest.raises(RecbenchError, match="diverged"):
+        model.fit(bad, None, steps=2, batch_size=2, lr=1e-2, weight_decay=0.0, seed=0)
+    assert {p.dtype for p in tiny_llm.model.parameters()} == {torch.float32}
+    assert model._bf16_originals is None
 
 
 def test_spec_defaults_and_old_configs():
