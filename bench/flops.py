@@ -8,7 +8,7 @@ Measures, on this machine:
   prompts, the real prompt format) and one prefill of the same prompts (generation of one token), each
   in the two set-ups recbench has: ``fp32`` (``train_precision`` unset, as every run before it existed:
   fp32, fused SDPA attention, the whole prompt every step) and ``bf16`` (the default: training under
-  bf16 autocast with plain attention; the shared prompt prefix computed once and reused in training and
+  bf16 with plain attention, the frozen weights held in bf16 for the whole training; the shared prompt prefix computed once and reused in training and
   generation; generation itself stays fp32).
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` over what actually runs (matmuls and
@@ -79,20 +79,20 @@ def measure(precision: str, steps: int, peak: dict) -> dict:
     opt = torch.optim.AdamW(model.trainable_parameters(), lr=1e-4)
 
     def step() -> None:
-        with model._train_arithmetic():
-            loss, n = model._loss_sum(batch)
+        loss, n = model._loss_sum(batch)
         opt.zero_grad(set_to_none=True)
         (loss / n).backward()
         opt.step()
 
     model.train()
-    step()  # warm-up: first-call allocations
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    _, step_flops = counted(step)
+    with model._train_arithmetic():  # entered once for all steps, as fit does (bf16: the weights cast once)
+        step()  # warm-up: first-call allocations
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        _, step_flops = counted(step)
     step_s = sorted(times)[len(times) // 2]
     model.eval()
 

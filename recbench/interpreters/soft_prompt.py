@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from recbench.adapters.base import Adapter, load_adapter, load_adapter_weights, save_adapter
@@ -180,6 +179,8 @@ class SoftPromptModel(nn.Module):
             rows.append((ids, soft, n_prompt))
         dev = self.embed.weight.device
         width = max(len(r[0]) for r in rows)
+        if with_targets:  # training: widths in steps, so that shapes recur (see TRAIN_WIDTH_STEP)
+            width = train_width(width)
         input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         labels = torch.full((len(rows), width), -100, dtype=torch.long) if with_targets else None
@@ -279,31 +280,31 @@ class SoftPromptModel(nn.Module):
         """Summed cross-entropy over target tokens, and their count."""
         embeds, mask, labels = self.build_inputs(batch, with_targets=True)
         assert labels is not None
-        # Only target positions need logits: computing [B, T, vocab] for the whole prompt would cost
-        # more than the transformer itself on CPU (49k vocab), so keep just the span that predicts targets.
+        # Only target positions need logits: [B, T, vocab] for the whole prompt would cost more than the
+        # transformer itself on CPU (49k vocab). The decoder's last states at the positions that predict a
+        # target go through the output head and the loss together, in chunks (head_cross_entropy).
         supervised = (labels != -100).any(0).nonzero().flatten()
         keep = torch.arange(int(supervised[0]) - 1, int(supervised[-1]), device=labels.device)
+        base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        decoder, head = base.get_decoder(), base.get_output_embeddings()
         prefix = self._reusable_prefix(batch, training=True)
         if prefix:
             p, width = len(prefix), embeds.shape[1]
             positions = torch.arange(p, width, device=embeds.device).expand(len(batch), -1)
-            logits = self.lm(
+            hidden = decoder(
                 inputs_embeds=embeds[:, p:],
                 attention_mask=mask,
                 position_ids=positions,
                 use_cache=True,
-                logits_to_keep=keep - p,
-                **{decode.cache_argument(self.lm): self._prefix_cache(prefix, len(batch))},
-            ).logits
+                **{decode.cache_argument(decoder): self._prefix_cache(prefix, len(batch))},
+            ).last_hidden_state[:, keep - p]
         else:
-            logits = self.lm(
-                inputs_embeds=embeds, attention_mask=mask, use_cache=False, logits_to_keep=keep
-            ).logits
+            hidden = decoder(inputs_embeds=embeds, attention_mask=mask, use_cache=False).last_hidden_state[
+                :, keep
+            ]
         targets = labels[:, keep + 1]
-        loss = F.cross_entropy(
-            logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum"
-        )
-        return loss, int((targets != -100).sum())
+        rows = targets != -100
+        return head_cross_entropy(hidden[rows], head, targets[rows]), int(rows.sum())
 
     def fit(
         self,
@@ -400,7 +401,7 @@ class SoftPromptModel(nn.Module):
                     total = max(data_parallel.total(n_tok, self.embed.weight.device), 1)
                     opt.zero_grad(set_to_none=True)
                     loss = torch.zeros((), device=self.embed.weight.device)
-                    for group in length_groups([self._row_length(ex) for ex in mine]):
+                    for group in length_groups([train_width(self._row_length(ex)) for ex in mine]):
                         part = self._loss_sum([mine[j] for j in group])[0] / total
                         part.backward()  # gradients add up over the groups; activations freed per group
                         loss = loss + part.detach()
@@ -437,7 +438,7 @@ class SoftPromptModel(nn.Module):
         with self._train_arithmetic():
             for i in starts:
                 batch = examples[i : i + batch_size]
-                for group in length_groups([self._row_length(ex) for ex in batch]):
+                for group in length_groups([train_width(self._row_length(ex)) for ex in batch]):
                     loss_sum, n_tok = self._loss_sum([batch[j] for j in group])
                     total, count = total + float(loss_sum), count + n_tok
         total, count = data_parallel.sum_floats([total, float(count)], self.embed.weight.device)
@@ -567,6 +568,62 @@ class SoftPromptModel(nn.Module):
 # positions one more forward and backward pass costs beyond its rows: on the ML-100K default batches,
 # 2 threads, 64 gave 4.5 s a step, 0 (a pass per length) 7.7 s, 128 5.3 s, one pass 5.6 s
 GROUP_COST = 64
+# Training batches are padded to a multiple of this many positions: every new matrix shape costs the CPU
+# kernels set-up time, and a batch whose width is its longest row's would bring new shapes at every step
+# (ML-100K default batches, 2 threads, 40 steps of random batches: 3.8 s a step, growing; 3.4 s with 16)
+TRAIN_WIDTH_STEP = 16
+
+
+def train_width(n: int) -> int:
+    """``n`` positions rounded up to a multiple of :data:`TRAIN_WIDTH_STEP`."""
+    return -(-n // TRAIN_WIDTH_STEP) * TRAIN_WIDTH_STEP
+
+
+HEAD_CHUNK = 128  # rows of logits at a time: 128 x 49k fp32 = 25 MB, reused by the allocator (no page faults)
+
+
+class _HeadCrossEntropy(torch.autograd.Function):
+    """Summed cross-entropy of ``hidden @ weight.T`` against ``targets``, the logits never whole.
+
+    The gradient with respect to ``hidden`` is computed in the forward pass, chunk by chunk
+    (``(softmax - onehot) @ weight``), and only it is kept: no ``[N, vocab]`` tensor lives past its chunk
+    (a 100-200 MB tensor allocated and freed in every pass costs page faults on CPU). The output head is
+    frozen (no gradient for ``weight``). Logits are computed in the head's dtype, the loss in fp32.
+    """
+
+    @staticmethod
+    def forward(
+        ctx, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor
+    ):
+        loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        want_grad = ctx.needs_input_grad[0]  # not for the valid loss
+        grad = torch.empty_like(hidden) if want_grad else None
+        for i in range(0, len(hidden), HEAD_CHUNK):
+            h, t = hidden[i : i + HEAD_CHUNK], targets[i : i + HEAD_CHUNK]
+            h = h.to(weight.dtype)
+            logits = (h @ weight.T if bias is None else torch.addmm(bias, h, weight.T)).float()
+            lse = torch.logsumexp(logits, dim=-1)
+            loss += (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
+            if grad is not None:
+                probs = torch.exp(logits.sub_(lse[:, None]))  # softmax, in place of the logits
+                probs[torch.arange(len(t), device=t.device), t] -= 1.0
+                grad[i : i + HEAD_CHUNK] = (probs.to(weight.dtype) @ weight).to(hidden.dtype)
+        ctx.save_for_backward(grad)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        (grad,) = ctx.saved_tensors
+        return grad * grad_output.to(grad.dtype), None, None, None
+
+
+def head_cross_entropy(hidden: torch.Tensor, head: nn.Linear, targets: torch.Tensor) -> torch.Tensor:
+    """``F.cross_entropy(head(hidden), targets, reduction="sum")`` in fp32, for a frozen ``head`` (no
+    gradient to it), without holding the ``[N, vocab]`` logits (:class:`_HeadCrossEntropy`)."""
+    bias = getattr(head, "bias", None)
+    if head.weight.requires_grad or (bias is not None and bias.requires_grad):
+        raise ConfigError("the LLM's output head must stay frozen (it would get no gradient)")
+    return _HeadCrossEntropy.apply(hidden, head.weight, bias, targets)
 
 
 def length_groups(lengths: list[int], cost: int = GROUP_COST) -> list[list[int]]:

@@ -9,7 +9,7 @@ from recbench.adapters.linear import LinearAdapter
 from recbench.adapters.per_position import PerPositionAdapter
 from recbench.errors import ConfigError, RecbenchError
 from recbench.interpreters import decode
-from recbench.interpreters.soft_prompt import PromptExample, SoftPromptModel
+from recbench.interpreters.soft_prompt import PromptExample, SoftPromptModel, train_width
 from recbench.llms import load_llm
 
 from .conftest import REC_DIM, TITLES, WINDOW, make_examples
@@ -43,7 +43,7 @@ def test_labels_mask_prompt_soft_and_padding(tiny_llm):
         assert mask[b, :n_real].all() and not mask[b, n_real:].any()  # right padding
         assert (labels[b, n_real:] == -100).all() and (labels[b, : n_real - n_target] == -100).all()
         assert n_real - n_target > n_soft  # soft tokens sit inside the masked prompt part
-    assert mask.shape[1] == int(mask.sum(1).max())  # padded to the batch's longest only
+    assert mask.shape[1] == train_width(int(mask.sum(1).max()))  # the longest row, rounded up to a width step
 
 
 def test_soft_tokens_are_spliced_in_place(tiny_llm):

@@ -226,3 +226,48 @@ def test_grouped_step_gives_the_whole_batch_loss_and_gradients(tiny_llm):
     assert abs(parts - (a / n).item()) <= 1e-5 * abs(parts)
     for p, q in zip(whole.adapter.parameters(), grouped.adapter.parameters(), strict=True):
         assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_head_cross_entropy_is_cross_entropy_without_the_whole_logits(dtype, with_bias):
+    import torch.nn.functional as F
+
+    from recbench.interpreters.soft_prompt import HEAD_CHUNK, head_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    head = torch.nn.Linear(32, 500, bias=with_bias).to(dtype).requires_grad_(False)
+    n = HEAD_CHUNK * 2 + 7  # several chunks, the last one short
+    hidden = torch.randn(n, 32, generator=g).to(dtype).requires_grad_(True)
+    targets = torch.randint(0, 500, (n,), generator=g)
+    expected = F.cross_entropy(head(hidden).float(), targets, reduction="sum")
+    (expected / 3).backward()
+    want = hidden.grad.clone()
+    hidden.grad = None
+    got = head_cross_entropy(hidden, head, targets)
+    (got / 3).backward()
+    assert got.dtype == torch.float32
+    tol = 1e-5 if dtype == torch.float32 else 2e-2
+    assert abs(got.item() - expected.item()) <= tol * 1e-2 * abs(expected.item())
+    assert torch.allclose(hidden.grad.float(), want.float(), rtol=tol, atol=tol * 1e-2)
+    with torch.no_grad():  # the valid loss: same value, no gradient computed
+        assert head_cross_entropy(hidden, head, targets).item() == got.item()
+    head.weight.requires_grad_(True)
+    with pytest.raises(ConfigError, match="frozen"):
+        head_cross_entropy(hidden, head, targets)
+
+
+def test_training_widths_come_in_steps_and_leave_the_loss_alone(tiny_llm, monkeypatch):
+    import recbench.interpreters.soft_prompt as sp
+
+    model = engine(tiny_llm)
+    batch = examples(5)
+    widths = {len(model.build_inputs([ex], True)[1][0]) for ex in batch}
+    assert all(w % sp.TRAIN_WIDTH_STEP == 0 for w in widths)
+    prompts = [model._row_length(ex) - model._target_count(ex) for ex in batch]
+    assert model.build_inputs(batch, False)[1].shape[1] == max(prompts)  # generation: not rounded
+    stepped, n = model._loss_sum(batch)
+    monkeypatch.setattr(sp, "TRAIN_WIDTH_STEP", 1)
+    exact, m = model._loss_sum(batch)
+    assert n == m and abs(stepped.item() - exact.item()) <= 1e-5 * abs(exact.item())
+    assert sp.train_width(17) == 17
