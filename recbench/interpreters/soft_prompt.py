@@ -91,9 +91,10 @@ class SoftPromptModel(nn.Module):
         self._prompt_ids: dict[str, list[list[int]]] = {}  # prompt -> ids of the pieces around placeholders
         # ``train_precision`` (None: as before the setting existed, the device's dtype and the whole prompt
         # every step). With it, the prompt text every row shares (the chat template's system turn) is
-        # computed once and its keys and values reused in training and generation (constant while the LLM
-        # is frozen); "bf16" also trains under bf16 autocast (the CPU's AMX units). Generation keeps the
-        # device's dtype: on CPU, fp32 gives the same text whatever the batch (verification needs it).
+        # computed once and its keys and values reused in training (not with LoRA, which changes every step)
+        # and generation; "bf16" also trains with the frozen LLM's weights held in bf16 (the CPU's AMX
+        # units; _train_arithmetic). Generation keeps the device's dtype: on CPU, fp32 gives the same text
+        # whatever the batch (verification needs it).
         self.train_precision = train_precision
         self.reuse_prefix = train_precision is not None
         self._prefix_kv: dict[tuple, list[tuple[torch.Tensor, torch.Tensor]]] = {}
