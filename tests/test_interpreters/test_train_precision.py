@@ -247,8 +247,8 @@ def test_head_cross_entropy_is_cross_entropy_without_the_whole_logits(dtype, wit
     got = head_cross_entropy(hidden, head, targets)
     (got / 3).backward()
     assert got.dtype == torch.float32
-    tol = 1e-5 if dtype == torch.float32 else 2e-2
-    assert abs(got.item() - expected.item()) <= tol * 1e-2 * abs(expected.item())
+    loss_tol, tol = (1e-6, 1e-5) if dtype == torch.float32 else (2e-4, 2e-2)  # summation order differs
+    assert abs(got.item() - expected.item()) <= loss_tol * abs(expected.item())
     assert torch.allclose(hidden.grad.float(), want.float(), rtol=tol, atol=tol * 1e-2)
     with torch.no_grad():  # the valid loss: same value, no gradient computed
         assert head_cross_entropy(hidden, head, targets).item() == got.item()
