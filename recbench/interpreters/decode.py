@@ -52,6 +52,7 @@ def greedy_decode(
     eos = set(eos_ids)
     live = list(range(len(out)))  # the input row each batch row belongs to
     cache = prefix if prefix is not None else DynamicCache(config=lm.config)
+    _grow_in_place(cache, reserve=max_new_tokens)
     cached = cache.get_seq_length()
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding: count from the first real token
     positions = positions[:, cached:]
@@ -92,3 +93,62 @@ def answer_text(tokenizer, row: list[int], eos_ids: list[int], stop: list[str]) 
     for s in stop:
         text = text.split(s, 1)[0]
     return text.strip()
+
+
+def _grow_in_place(cache: Any, reserve: int) -> None:
+    """Let ``cache``'s plain layers append in place (:func:`_growing_layer`): with ``torch.cat`` every
+    decoding step copies the whole cache of every layer (a quarter of generation's time on CPU). Layers of
+    other kinds, and transformers releases without ``DynamicLayer``, are left as they are."""
+    try:
+        from transformers.cache_utils import DynamicLayer
+    except ImportError:
+        return
+    layers = getattr(cache, "layers", None)
+    if not isinstance(layers, list):
+        return
+    grow = _growing_layer(DynamicLayer)
+    for i, layer in enumerate(layers):
+        if type(layer) is DynamicLayer:
+            new = grow(reserve)
+            if layer.is_initialized and layer.get_seq_length() > 0:
+                new.update(layer.keys, layer.values)
+            layers[i] = new
+
+
+def _growing_layer(base: type) -> type:
+    """A ``DynamicLayer`` whose keys and values are views into buffers with room for ``reserve`` more
+    positions: a new token is written in place. The views hold the same values in the same shapes, so
+    attention computes exactly what it did over concatenated tensors (tested)."""
+
+    class GrowingLayer(base):
+        def __init__(self, reserve: int) -> None:
+            super().__init__()
+            self.reserve = reserve
+            self._k: torch.Tensor | None = None
+            self._v: torch.Tensor | None = None
+
+        def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            n = self.get_seq_length()
+            m = n + key_states.shape[-2]
+            if self._k is None or m > self._k.shape[-2] or self._k.shape[0] != key_states.shape[0]:
+                k = key_states.new_empty((*key_states.shape[:-2], m + self.reserve, key_states.shape[-1]))
+                v = value_states.new_empty(
+                    (*value_states.shape[:-2], m + self.reserve, value_states.shape[-1])
+                )
+                if n:
+                    k[..., :n, :], v[..., :n, :] = self.keys, self.values
+                self._k, self._v = k, v
+            self._k[..., n:m, :] = key_states
+            self._v[..., n:m, :] = value_states
+            self.keys, self.values = self._k[..., :m, :], self._v[..., :m, :]
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices: torch.Tensor) -> None:
+            if self._k is not None and self.get_seq_length() > 0:
+                m = self.get_seq_length()
+                self._k, self._v = self._k[indices], self._v[indices]
+                self.keys, self.values = self._k[..., :m, :], self._v[..., :m, :]
+
+    return GrowingLayer

@@ -271,3 +271,23 @@ def test_training_widths_come_in_steps_and_leave_the_loss_alone(tiny_llm, monkey
     exact, m = model._loss_sum(batch)
     assert n == m and abs(stepped.item() - exact.item()) <= 1e-5 * abs(exact.item())
     assert sp.train_width(17) == 17
+
+
+def test_decoding_appends_to_the_cache_in_place_with_the_same_text(tiny_llm, monkeypatch):
+    from recbench.interpreters import decode
+
+    model = engine(tiny_llm, "fp32")  # the reused prefix too: its cache is converted as well
+    batch = [PromptExample(ex.prompt, ex.latents) for ex in examples(9)]
+    layers: list[str] = []
+    real = decode._grow_in_place
+
+    def spy(cache, reserve):
+        real(cache, reserve)
+        layers.extend(type(layer).__name__ for layer in cache.layers)
+
+    monkeypatch.setattr(decode, "_grow_in_place", spy)
+    grown = model.generate(batch, max_new_tokens=8, stop=["e"])  # rows leave the batch at different steps
+    assert layers and set(layers) == {"GrowingLayer"}
+    monkeypatch.setattr(decode, "_grow_in_place", lambda cache, reserve: None)  # torch.cat, as before
+    assert model.generate(batch, max_new_tokens=8, stop=["e"]) == grown
+    assert engine(tiny_llm).generate(batch, max_new_tokens=8, stop=["e"]) == grown  # whole prompt, no prefix
