@@ -7,9 +7,9 @@ Measures, on this machine:
 * one end-to-end training step of SmolLM2-135M + the fast profile's adapter (16 ``seq_recovery``-like
   prompts, the real prompt format) and one prefill of the same prompts (generation of one token), each
   in the two set-ups recbench has: ``fp32`` (``train_precision`` unset, as every run before it existed:
-  fp32, fused SDPA attention, the whole prompt every step) and ``bf16`` (the default: training under
-  bf16 with plain attention, the frozen weights held in bf16 for the whole training; the shared prompt prefix computed once and reused in training and
-  generation; generation itself stays fp32).
+  fp32, fused SDPA attention, the whole prompt every step) and ``bf16`` (the default: training in bf16
+  with plain attention, the frozen weights held in bf16 for the whole training; the shared prompt prefix
+  computed once and reused in training and generation; generation itself stays fp32).
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` over what actually runs (matmuls and
 attention; the frozen LLM computes no weight gradients), so a lever that removes work (the reused

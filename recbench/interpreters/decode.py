@@ -12,6 +12,7 @@ the argmax of the last position's logits. Outputs match it token for token.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -19,12 +20,16 @@ from typing import Any
 import torch
 
 
+def base_model(lm: Any) -> Any:
+    """The transformers model itself: a peft-wrapped one's base model (its LoRA layers inside), else ``lm``."""
+    return lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+
+
 def cache_argument(lm: Any) -> str:
     """The forward argument that takes the KV cache: ``cache`` in transformers 5.24 (what recbench is
     tested with), ``past_key_values`` in earlier releases such as the 5.17 of the lent GPU machines'
     image, where ``bench/gpu.py`` runs. A peft-wrapped model is asked through its base model."""
-    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
-    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+    return "cache" if "cache" in inspect.signature(base_model(lm).forward).parameters else "past_key_values"
 
 
 @torch.inference_mode()
@@ -115,6 +120,7 @@ def _grow_in_place(cache: Any, reserve: int) -> None:
             layers[i] = new
 
 
+@functools.cache  # one class per base class, not one per generated batch
 def _growing_layer(base: type) -> type:
     """A ``DynamicLayer`` whose keys and values are views into buffers with room for ``reserve`` more
     positions: a new token is written in place. The views hold the same values in the same shapes, so

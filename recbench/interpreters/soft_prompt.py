@@ -210,6 +210,11 @@ class SoftPromptModel(nn.Module):
         pieces = self._pieces(ex.prompt)
         return sum(map(len, pieces)) + self.adapter.n_tokens * (len(pieces) - 1) + self._target_count(ex)
 
+    def _length_groups(self, batch: list[PromptExample]) -> list[list[PromptExample]]:
+        """``batch`` as micro-batches of similar training width (:func:`length_groups`)."""
+        groups = length_groups([train_width(self._row_length(ex)) for ex in batch])
+        return [[batch[j] for j in group] for group in groups]
+
     def _soft_tokens(self, latents: list[torch.Tensor]) -> torch.Tensor:
         """[N, k, H] for N placeholders, in order; one adapter call when the windows share a shape."""
         if all(lat.shape == latents[0].shape for lat in latents):
@@ -260,7 +265,7 @@ class SoftPromptModel(nn.Module):
             yield
             return
         dev = self.embed.weight.device.type
-        base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        base = decode.base_model(self.lm)
         before = base.config._attn_implementation
         frozen = [p for p in base.parameters() if not p.requires_grad and p.dtype == torch.float32]
         self._bf16_originals = [p.data for p in frozen]
@@ -286,7 +291,7 @@ class SoftPromptModel(nn.Module):
         # target go through the output head and the loss together, in chunks (head_cross_entropy).
         supervised = (labels != -100).any(0).nonzero().flatten()
         keep = torch.arange(int(supervised[0]) - 1, int(supervised[-1]), device=labels.device)
-        base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        base = decode.base_model(self.lm)
         decoder, head = base.get_decoder(), base.get_output_embeddings()
         prefix = self._reusable_prefix(batch, training=True)
         if prefix:
@@ -402,8 +407,8 @@ class SoftPromptModel(nn.Module):
                     total = max(data_parallel.total(n_tok, self.embed.weight.device), 1)
                     opt.zero_grad(set_to_none=True)
                     loss = torch.zeros((), device=self.embed.weight.device)
-                    for group in length_groups([train_width(self._row_length(ex)) for ex in mine]):
-                        part = self._loss_sum([mine[j] for j in group])[0] / total
+                    for group in self._length_groups(mine):
+                        part = self._loss_sum(group)[0] / total
                         part.backward()  # gradients add up over the groups; activations freed per group
                         loss = loss + part.detach()
                     loss = data_parallel.sum_gradients(params, loss)
@@ -439,8 +444,8 @@ class SoftPromptModel(nn.Module):
         with self._train_arithmetic():
             for i in starts:
                 batch = examples[i : i + batch_size]
-                for group in length_groups([train_width(self._row_length(ex)) for ex in batch]):
-                    loss_sum, n_tok = self._loss_sum([batch[j] for j in group])
+                for group in self._length_groups(batch):
+                    loss_sum, n_tok = self._loss_sum(group)
                     total, count = total + float(loss_sum), count + n_tok
         total, count = data_parallel.sum_floats([total, float(count)], self.embed.weight.device)
         return total / max(count, 1)
